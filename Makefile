@@ -1,0 +1,30 @@
+# The commands the README names. Everything runs from .venv, created on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DATADESK_DEMO_HOME ?= $(CURDIR)/.demo
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	DATADESK_HOME=$${DATADESK_HOME:-$(DATADESK_DEMO_HOME)} $(BIN)/datadesk demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	@echo "Benchmarks print numbers; run one: $(BIN)/python bench/<name>.py --help"
+
+clean:
+	rm -rf $(VENV) .demo artifacts

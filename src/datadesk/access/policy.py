@@ -1,0 +1,44 @@
+"""What each role may do. Every authorisation decision in datadesk is made in access/."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from datadesk.access.caller import Caller
+from datadesk.errors import Forbidden
+
+
+class Action(StrEnum):
+    read_workspace = "read_workspace"
+    manage_members = "manage_members"
+    manage_teams = "manage_teams"
+    manage_integrations = "manage_integrations"
+    manage_settings = "manage_settings"
+    read_audit = "read_audit"
+    edit_catalog = "edit_catalog"
+
+
+_ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    "admin": frozenset(Action),
+    "editor": frozenset({Action.read_workspace, Action.edit_catalog}),
+    "viewer": frozenset({Action.read_workspace}),
+}
+
+_REFUSALS: dict[Action, str] = {
+    Action.manage_members: "Only admins can change members.",
+    Action.manage_teams: "Only admins can change Teams.",
+    Action.manage_integrations: "Only admins can change integrations.",
+    Action.manage_settings: "Only admins can change settings.",
+    Action.read_audit: "Only admins can read the audit log.",
+    Action.edit_catalog: "Only editors and admins can change the catalog.",
+}
+
+
+def can(caller: Caller, action: Action) -> bool:
+    return action in _ROLE_ACTIONS.get(caller.role, frozenset())
+
+
+def require(caller: Caller, action: Action) -> None:
+    """Raise Forbidden unless the caller's role allows the action."""
+    if not can(caller, action):
+        raise Forbidden(_REFUSALS.get(action, "Not allowed."), code="forbidden")

@@ -1,0 +1,29 @@
+"""Mounts each domain's routes under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+from datadesk.identity.routes import router as identity_router
+
+API_PREFIX = "/api/v1"
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return router
+
+
+def mount(app: FastAPI) -> None:
+    for router in (_health_router(), identity_router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs")

@@ -1,0 +1,394 @@
+"""The `datadesk` command line: calls services directly, never HTTP."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from datadesk import store
+from datadesk.access.caller import Caller
+from datadesk.db import StoreSession, make_engine, make_sessionmaker, transaction
+from datadesk.errors import DomainError, Invalid
+from datadesk.identity import service as identity
+from datadesk.identity.models import Role
+from datadesk.identity.schemas import Email, Password, Slug
+from datadesk.settings import Settings
+
+app = typer.Typer(help="datadesk: a data catalog with a governed AI assistant.", no_args_is_help=True)
+members_app = typer.Typer(help="List and change the members of a workspace.", no_args_is_help=True)
+teams_app = typer.Typer(help="List and change the Teams of a workspace.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+app.add_typer(members_app, name="members")
+app.add_typer(teams_app, name="teams")
+app.add_typer(tokens_app, name="tokens")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="Workspace slug.", envvar="DATADESK_WORKSPACE")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def clean_errors(func: F) -> F:
+    """Turn expected failures into one line on stderr and a non-zero exit."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            fail(exc.message)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            fail(f"{'.'.join(str(p) for p in first['loc']) or 'value'}: {first['msg']}")
+        except ValueError as exc:
+            fail(str(exc).splitlines()[0])
+        except OSError as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        fail(str(exc.errors()[0]["msg"]).removeprefix("Value error, "))
+        raise  # unreachable
+
+
+@contextmanager
+def open_store(*, migrate: bool = False) -> Iterator[Any]:
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if migrate:
+            store.upgrade(engine)
+        elif store.current_revision(engine) != store.head_revision():
+            fail("The store is not initialised or needs migrating: run `datadesk init` first.")
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def as_operator(slug: str) -> Iterator[tuple[StoreSession, Caller]]:
+    """A transaction acting as the command-line operator of one workspace."""
+    with open_store() as sessions, transaction(sessions) as session:
+        workspace = identity.get_workspace_by_slug(session=session, slug=slug.strip().lower())
+        session.seal(workspace.id)
+        yield session, Caller.operator(workspace.id)
+
+
+SLUG_RULE = "--workspace: a slug is 1-63 lowercase letters, digits or dashes"
+EMAIL_RULE = "--email: that is not an email address"
+PASSWORD_RULE = "--password: passwords need at least 8 characters"
+
+
+def _validated(annotation: Any, value: Any, rule: str) -> Any:
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        raise Invalid(rule + ".") from exc  # never echo the value: it may be a password
+
+
+# --- init, serve, demo ------------------------------------------------------------------------
+
+
+@app.command()
+@clean_errors
+def init(
+    workspace: Annotated[str, typer.Option(help="Slug of the workspace to create.")],
+    admin_email: Annotated[str, typer.Option(help="Email of its first admin.")],
+    admin_password: Annotated[str, typer.Option(help="Password of its first admin (8+ characters).")],
+    name: Annotated[str | None, typer.Option(help="Display name; defaults to the slug.")] = None,
+) -> None:
+    """Create or migrate the store, then create a workspace and its first admin."""
+    slug = _validated(Slug, workspace, SLUG_RULE)
+    email = _validated(Email, admin_email, EMAIL_RULE)
+    password = _validated(Password, admin_password, PASSWORD_RULE)
+    with open_store(migrate=True) as sessions, transaction(sessions) as session:
+        created = identity.create_workspace(session=session, slug=slug, name=name or slug)
+        session.seal(created.id)
+        identity.add_member(
+            session=session, caller=Caller.operator(created.id), email=email, role=Role.admin, password=password
+        )
+    out.print(f"Workspace [bold]{slug}[/bold] created; admin {email}.")
+
+
+@app.command()
+@clean_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API and the web app."""
+    with open_store(migrate=True):
+        pass
+    _run_server(host, port, workers)
+
+
+def _run_server(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "datadesk.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@app.command()
+@clean_errors
+def demo(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up the demo and exit.")] = False,
+) -> None:
+    """Set up the demo workspace on the embedded store, print the logins and serve."""
+    from datadesk import demo as demo_setup
+
+    with open_store(migrate=True) as sessions:
+        logins = demo_setup.ensure(sessions, load_settings(), progress=out)
+    out.print(f"\n[bold]datadesk demo[/bold] at http://{host}:{port}  (workspace [bold]{demo_setup.SLUG}[/bold])")
+    for login in logins:
+        out.print(
+            f"  {login.email}  password [bold]{login.password}[/bold]  {login.role}; Teams: {', '.join(login.teams)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    out.print()
+    if not no_serve:
+        _run_server(host, port, 1)
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@members_app.command("list")
+@clean_errors
+def members_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """List members, their roles and Teams."""
+    with as_operator(workspace) as (session, caller):
+        rows = identity.list_members(session=session, caller=caller)
+        data = [{"id": u.id, "email": u.email, "role": m.role, "team_ids": t} for m, u, t in rows]
+    _print_rows(data, ["id", "email", "role"], as_json)
+
+
+@members_app.command("add")
+@clean_errors
+def members_add(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option(help="The person's email.")],
+    role: Annotated[Role, typer.Option(help="admin, editor or viewer.")] = Role.viewer,
+    password: Annotated[str | None, typer.Option(help="Password for a new account.")] = None,
+) -> None:
+    """Add a person to the workspace (and its Everyone team)."""
+    email = _validated(Email, email, EMAIL_RULE)
+    if password is not None:
+        password = _validated(Password, password, PASSWORD_RULE)
+    with as_operator(workspace) as (session, caller):
+        _, user = identity.add_member(session=session, caller=caller, email=email, role=role, password=password)
+        out.print(f"Added {user.email} as {role.value} (id {user.id}).")
+
+
+@members_app.command("role")
+@clean_errors
+def members_role(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option(help="The member's email.")],
+    role: Annotated[Role, typer.Option(help="admin, editor or viewer.")],
+) -> None:
+    """Change a member's role."""
+    with as_operator(workspace) as (session, caller):
+        user = identity.find_member_by_email(session=session, caller=caller, email=email)
+        identity.set_role(session=session, caller=caller, user_id=user.id, role=role)
+        out.print(f"{user.email} is now {role.value}.")
+
+
+@members_app.command("remove")
+@clean_errors
+def members_remove(workspace: WorkspaceOpt, email: Annotated[str, typer.Option(help="The member's email.")]) -> None:
+    """Remove a member (their tokens in this workspace are revoked)."""
+    with as_operator(workspace) as (session, caller):
+        user = identity.find_member_by_email(session=session, caller=caller, email=email)
+        identity.remove_member(session=session, caller=caller, user_id=user.id)
+        out.print(f"Removed {user.email}.")
+
+
+@members_app.command("password")
+@clean_errors
+def members_password(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option(help="The member's email.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Set a member's password."""
+    password = _validated(Password, password, PASSWORD_RULE)
+    with as_operator(workspace) as (session, caller):
+        user = identity.find_member_by_email(session=session, caller=caller, email=email)
+        identity.set_password(session=session, caller=caller, user_id=user.id, password=password)
+        out.print(f"Password set for {user.email}.")
+
+
+# --- Teams ------------------------------------------------------------------------------------
+
+
+@teams_app.command("list")
+@clean_errors
+def teams_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """List Teams and how many members each has."""
+    with as_operator(workspace) as (session, caller):
+        rows = identity.list_teams(session=session, caller=caller)
+        data = [{"id": t.id, "name": t.name, "members": len(m), "member_ids": m} for t, m in rows]
+    _print_rows(data, ["id", "name", "members"], as_json)
+
+
+@teams_app.command("create")
+@clean_errors
+def teams_create(workspace: WorkspaceOpt, name: Annotated[str, typer.Argument(help="Team name.")]) -> None:
+    """Create a Team."""
+    with as_operator(workspace) as (session, caller):
+        team = identity.create_team(session=session, caller=caller, name=name)
+        out.print(f"Created Team {team.name} (id {team.id}).")
+
+
+@teams_app.command("delete")
+@clean_errors
+def teams_delete(workspace: WorkspaceOpt, name: Annotated[str, typer.Argument(help="Team name.")]) -> None:
+    """Delete a Team."""
+    with as_operator(workspace) as (session, caller):
+        team = identity.find_team(session=session, caller=caller, name=name)
+        identity.delete_team(session=session, caller=caller, team_id=team.id)
+        out.print(f"Deleted Team {team.name}.")
+
+
+@teams_app.command("add")
+@clean_errors
+def teams_add(
+    workspace: WorkspaceOpt,
+    team: Annotated[str, typer.Argument(help="Team name.")],
+    email: Annotated[str, typer.Option(help="The member's email.")],
+) -> None:
+    """Put a member in a Team."""
+    with as_operator(workspace) as (session, caller):
+        found = identity.find_team(session=session, caller=caller, name=team)
+        user = identity.find_member_by_email(session=session, caller=caller, email=email)
+        identity.add_team_member(session=session, caller=caller, team_id=found.id, user_id=user.id)
+        out.print(f"{user.email} is in {found.name}.")
+
+
+@teams_app.command("remove")
+@clean_errors
+def teams_remove(
+    workspace: WorkspaceOpt,
+    team: Annotated[str, typer.Argument(help="Team name.")],
+    email: Annotated[str, typer.Option(help="The member's email.")],
+) -> None:
+    """Take a member out of a Team."""
+    with as_operator(workspace) as (session, caller):
+        found = identity.find_team(session=session, caller=caller, name=team)
+        user = identity.find_member_by_email(session=session, caller=caller, email=email)
+        identity.remove_team_member(session=session, caller=caller, team_id=found.id, user_id=user.id)
+        out.print(f"{user.email} left {found.name}.")
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _as_member(workspace: str, email: str) -> Iterator[tuple[StoreSession, Caller]]:
+    with as_operator(workspace) as (session, operator):
+        user = identity.find_member_by_email(session=session, caller=operator, email=email)
+        membership, _, team_ids = identity.get_member(session=session, caller=operator, user_id=user.id)
+        yield (
+            session,
+            Caller(
+                workspace_id=operator.workspace_id,
+                user_id=user.id,
+                role=membership.role,
+                team_ids=frozenset(team_ids),
+                email=user.email,
+            ),
+        )
+
+
+@tokens_app.command("create")
+@clean_errors
+def tokens_create(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "cli",
+) -> None:
+    """Create an API token for a member; it is printed once."""
+    with _as_member(workspace, email) as (session, caller):
+        row, token = identity.create_token(session=session, caller=caller, name=name)
+    err.print(f"Token {row.id} for {email}; it is shown only once:")
+    print(token)
+
+
+@tokens_app.command("list")
+@clean_errors
+def tokens_list(
+    workspace: WorkspaceOpt, email: Annotated[str, typer.Option(help="Whose tokens.")], as_json: JsonOpt = False
+) -> None:
+    """List a member's active tokens (never their values)."""
+    with _as_member(workspace, email) as (session, caller):
+        rows = identity.list_tokens(session=session, caller=caller)
+        data = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "created_at": r.created_at.isoformat(),
+                "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
+            }
+            for r in rows
+        ]
+    _print_rows(data, ["id", "name", "created_at", "last_used_at"], as_json)
+
+
+@tokens_app.command("revoke")
+@clean_errors
+def tokens_revoke(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option(help="Whose token.")],
+    token_id: Annotated[str, typer.Argument(help="The token's id.")],
+) -> None:
+    """Revoke a token."""
+    with _as_member(workspace, email) as (session, caller):
+        identity.revoke_token(session=session, caller=caller, token_id=token_id)
+    out.print(f"Revoked token {token_id}.")
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    if as_json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table()
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    out.print(table)

@@ -1,0 +1,123 @@
+"""What every connector yields: a plain snapshot of a source's metadata, and the protocol they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# (done, total, what) -- connectors report progress through this; total may be 0 when unknown.
+Progress = Callable[[int, int, str], None]
+
+
+def no_progress(_done: int, _total: int, _what: str) -> None:
+    return None
+
+
+@dataclass
+class ColumnMeta:
+    name: str
+    data_type: str = ""
+    description: str = ""
+    ordinal: int = 0
+    nullable: bool = True
+    is_primary_key: bool = False
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ForeignKey:
+    columns: list[str]
+    ref_schema: str
+    ref_table: str
+    ref_columns: list[str]
+
+
+@dataclass
+class TableMeta:
+    """A table-like thing: table, view, materialized view, or a dbt model/source/seed/snapshot."""
+
+    schema: str
+    name: str
+    kind: str = "table"  # table | view | materialized_view | model | source | seed | snapshot
+    description: str = ""
+    columns: list[ColumnMeta] = field(default_factory=list)
+    row_estimate: int | None = None
+    popularity: float = 0.0  # e.g. scans from pg_stat_user_tables
+    definition: str = ""  # view SQL or dbt model SQL; metadata, never data
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    # Lineage: (schema, name) of what this reads from, in the same source.
+    upstream: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    owner: str = ""  # dbt meta.owner or similar; free text
+    properties: dict[str, str] = field(default_factory=dict)
+    # For dbt: where it is built in the warehouse (database, schema, name); linked to synced tables.
+    relation: tuple[str, str, str] | None = None
+    unique_id: str = ""  # dbt unique_id; empty for databases
+
+
+@dataclass
+class DashboardMeta:
+    """A dashboard or other consumer (dbt exposure)."""
+
+    name: str
+    description: str = ""
+    url: str = ""
+    owner: str = ""
+    tags: list[str] = field(default_factory=list)
+    upstream: list[tuple[str, str]] = field(default_factory=list)
+    unique_id: str = ""
+
+
+@dataclass
+class Snapshot:
+    database: str
+    schemas: dict[str, str] = field(default_factory=dict)  # name -> description
+    tables: list[TableMeta] = field(default_factory=list)
+    dashboards: list[DashboardMeta] = field(default_factory=list)
+
+
+class ConnectionFailed(Exception):
+    """The source could not be reached or read; the message is safe to show (no secrets)."""
+
+
+class Connector(Protocol):
+    def test(self) -> None:
+        """Raise ConnectionFailed with a clear reason unless the source can be read."""
+
+    def read(self, progress: Progress = no_progress) -> Snapshot:
+        """Read the whole catalog with a few bulk queries."""
+
+
+def scrub(message: str, *secrets: str | None) -> str:
+    """Return message with every non-empty secret replaced by ***."""
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message
+
+
+def tables_in_sql(sql: str, dialect: str) -> list[tuple[str, str]]:
+    """The (schema, name) of each table a view's SQL reads, in order; schema is "" when unqualified."""
+    import sqlglot  # imported here: only connectors that parse view SQL pay for it
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, dialect=dialect)
+    except sqlglot.errors.SqlglotError:
+        return []
+    if isinstance(tree, exp.Create):
+        tree = tree.expression
+    if tree is None:
+        return []
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found: list[tuple[str, str]] = []
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # a table function such as read_parquet(...)
+        key = (table.db, table.name)
+        if not table.db and table.name.lower() in ctes:
+            continue
+        if key not in found:
+            found.append(key)
+    return found

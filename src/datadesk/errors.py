@@ -1,0 +1,74 @@
+"""Domain errors: raised by services, turned into HTTP, HTML or CLI answers in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected failure with a stable snake_case code and a human sentence."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class Invalid(DomainError):
+    status = 400
+    code = "invalid"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    """Not found, or not visible to the caller: the two are never told apart."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "Not found.", *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    code = "validation_error"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "body_too_large"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
+class ProviderFailed(DomainError):
+    status = 502
+    code = "provider_error"
+
+
+class ProviderTimeout(DomainError):
+    status = 504
+    code = "provider_timeout"

@@ -1,0 +1,330 @@
+"""Workspaces, login, tokens, members and Teams."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from datadesk.access.caller import Caller
+from datadesk.access.policy import Action, require
+from datadesk.db import StoreSession, utcnow
+from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
+from datadesk.identity import audit
+from datadesk.identity.models import (
+    EVERYONE,
+    ApiToken,
+    Membership,
+    Role,
+    Team,
+    TeamMember,
+    User,
+    Workspace,
+)
+from datadesk.identity.security import hash_password, hash_token, mint_token, verify_password
+
+BAD_LOGIN = "Wrong email, password or workspace."
+BAD_TOKEN = "Missing, invalid or revoked token."
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+def create_workspace(*, session: StoreSession, slug: str, name: str) -> Workspace:
+    """A new workspace with its Everyone team; a taken slug is a Conflict."""
+    if session.scalar(select(Workspace.id).where(Workspace.slug == slug)):
+        raise Conflict(f"Workspace '{slug}' already exists.", code="workspace_exists")
+    workspace = Workspace(slug=slug, name=name)
+    session.add(workspace)
+    session.flush()
+    session.add(Team(workspace_id=workspace.id, name=EVERYONE, is_everyone=True))
+    session.flush()
+    return workspace
+
+
+def get_workspace_by_slug(*, session: StoreSession, slug: str) -> Workspace:
+    workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+    if workspace is None:
+        raise NotFound(f"No workspace '{slug}'.", code="workspace_not_found")
+    return workspace
+
+
+def everyone_team(session: StoreSession, workspace_id: str) -> Team:
+    team = session.scalar(
+        select(Team)
+        .where(Team.workspace_id == workspace_id, Team.is_everyone.is_(True))
+        .execution_options(all_workspaces=True)
+    )
+    if team is None:  # pragma: no cover - created with the workspace
+        raise RuntimeError("workspace has no Everyone team")
+    return team
+
+
+# --- login and tokens -------------------------------------------------------------------------
+
+
+def login(*, session: StoreSession, email: str, password: str, workspace_slug: str) -> tuple[str, Caller]:
+    """Check the three parts and mint a token; every wrong part gives the same Unauthorized."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    password_ok = verify_password(user.password_hash if user else None, password)
+    workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug.strip().lower()))
+    membership = None
+    if user is not None and workspace is not None:
+        membership = session.scalar(
+            select(Membership)
+            .where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
+            .execution_options(all_workspaces=True)
+        )
+    if not (password_ok and user and workspace and membership):
+        raise Unauthorized(BAD_LOGIN, code="invalid_credentials")
+    token, token_hash = mint_token()
+    row = ApiToken(workspace_id=workspace.id, user_id=user.id, name="login", token_hash=token_hash)
+    session.add(row)
+    session.flush()
+    return token, _caller_for(session, workspace.id, user, membership.role, row.id)
+
+
+def authenticate(*, session: StoreSession, token: str) -> Caller:
+    """The caller a bearer token stands for, or Unauthorized."""
+    row = session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        .execution_options(all_workspaces=True)
+    )
+    if row is None:
+        raise Unauthorized(BAD_TOKEN, code="invalid_token")
+    membership = session.scalar(
+        select(Membership)
+        .where(Membership.workspace_id == row.workspace_id, Membership.user_id == row.user_id)
+        .execution_options(all_workspaces=True)
+    )
+    user = session.get(User, row.user_id)
+    if membership is None or user is None:
+        raise Unauthorized(BAD_TOKEN, code="invalid_token")
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now
+    return _caller_for(session, row.workspace_id, user, membership.role, row.id)
+
+
+def _caller_for(session: StoreSession, workspace_id: str, user: User, role: str, token_id: str) -> Caller:
+    team_ids = session.scalars(
+        select(TeamMember.team_id)
+        .where(TeamMember.workspace_id == workspace_id, TeamMember.user_id == user.id)
+        .execution_options(all_workspaces=True)
+    )
+    return Caller(
+        workspace_id=workspace_id,
+        user_id=user.id,
+        role=role,
+        team_ids=frozenset(team_ids),
+        email=user.email,
+        token_id=token_id,
+    )
+
+
+def create_token(*, session: StoreSession, caller: Caller, name: str) -> tuple[ApiToken, str]:
+    """A new token for the caller; the plaintext is returned once and never stored."""
+    if caller.user_id is None:
+        raise Invalid("Tokens belong to a person; pass --email.", code="no_user")
+    token, token_hash = mint_token()
+    row = ApiToken(workspace_id=caller.workspace_id, user_id=caller.user_id, name=name, token_hash=token_hash)
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def list_tokens(*, session: StoreSession, caller: Caller) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == caller.user_id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at)
+        )
+    )
+
+
+def revoke_token(*, session: StoreSession, caller: Caller, token_id: str) -> None:
+    """Revoke one of the caller's own tokens; an admin may revoke anyone's in the workspace."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.workspace_id != caller.workspace_id or row.revoked_at is not None:
+        raise NotFound("No such token.")
+    if row.user_id != caller.user_id:
+        if not caller.is_admin:
+            raise NotFound("No such token.")
+        audit.record(session, caller, "token.revoke", row.id, before={"user_id": row.user_id, "name": row.name})
+    row.revoked_at = utcnow()
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+def list_members(*, session: StoreSession, caller: Caller) -> list[tuple[Membership, User, list[str]]]:
+    require(caller, Action.read_workspace)
+    rows = session.execute(
+        select(Membership, User).join(User, User.id == Membership.user_id).order_by(User.email)
+    ).all()
+    teams: dict[str, list[str]] = defaultdict(list)
+    for team_id, user_id in session.execute(select(TeamMember.team_id, TeamMember.user_id)):
+        teams[user_id].append(team_id)
+    return [(m, u, sorted(teams[u.id])) for m, u in rows]
+
+
+def get_member(*, session: StoreSession, caller: Caller, user_id: str) -> tuple[Membership, User, list[str]]:
+    require(caller, Action.read_workspace)
+    membership = session.scalar(select(Membership).where(Membership.user_id == user_id))
+    if membership is None:
+        raise NotFound("No such member.")
+    user = session.get(User, user_id)
+    assert user is not None
+    team_ids = sorted(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id)))
+    return membership, user, team_ids
+
+
+def add_member(
+    *, session: StoreSession, caller: Caller, email: str, role: Role, password: str | None = None
+) -> tuple[Membership, User]:
+    """Add a person (creating their account if new) and put them in the Everyone team.
+
+    An existing account keeps its own password: a workspace admin never sets the password of
+    someone whose account predates their workspace.
+    """
+    require(caller, Action.manage_members)
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, password_hash=hash_password(password) if password else None)
+        session.add(user)
+        session.flush()
+    elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)):
+        raise Conflict(f"{email} is already a member.", code="member_exists")
+    membership = Membership(workspace_id=caller.workspace_id, user_id=user.id, role=role.value)
+    session.add(membership)
+    everyone = everyone_team(session, caller.workspace_id)
+    session.add(TeamMember(workspace_id=caller.workspace_id, team_id=everyone.id, user_id=user.id))
+    session.flush()
+    audit.record(session, caller, "member.add", user.id, after={"email": email, "role": role.value})
+    return membership, user
+
+
+def set_role(*, session: StoreSession, caller: Caller, user_id: str, role: Role) -> tuple[Membership, User]:
+    require(caller, Action.manage_members)
+    membership, user, _ = get_member(session=session, caller=caller, user_id=user_id)
+    if membership.role == Role.admin and role != Role.admin:
+        _keep_an_admin(session)
+    before = membership.role
+    membership.role = role.value
+    audit.record(session, caller, "member.role", user_id, before={"role": before}, after={"role": role.value})
+    return membership, user
+
+
+def remove_member(*, session: StoreSession, caller: Caller, user_id: str) -> None:
+    """Remove a person from the workspace: their Teams and tokens here go with the membership."""
+    require(caller, Action.manage_members)
+    membership, user, _ = get_member(session=session, caller=caller, user_id=user_id)
+    if membership.role == Role.admin:
+        _keep_an_admin(session)
+    session.execute(delete(TeamMember).where(TeamMember.user_id == user_id))
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    session.delete(membership)
+    audit.record(session, caller, "member.remove", user_id, before={"email": user.email, "role": membership.role})
+
+
+def set_password(*, session: StoreSession, caller: Caller, user_id: str, password: str) -> None:
+    """Set a member's password from the server's command line (the operator only)."""
+    if caller.user_id is not None and caller.user_id != user_id:
+        raise NotFound("No such member.")
+    _, user, _ = get_member(session=session, caller=caller, user_id=user_id)
+    user.password_hash = hash_password(password)
+    audit.record(session, caller, "member.password", user_id)
+
+
+def _keep_an_admin(session: StoreSession) -> None:
+    # Lock the admin rows on PostgreSQL so two demotions at once cannot both pass the count.
+    admins = session.scalars(select(Membership.id).where(Membership.role == Role.admin).with_for_update()).all()
+    if len(admins) <= 1:
+        raise Conflict("A workspace must keep at least one admin.", code="last_admin")
+
+
+def find_member_by_email(*, session: StoreSession, caller: Caller, email: str) -> User:
+    require(caller, Action.read_workspace)
+    user = session.scalar(
+        select(User).join(Membership, Membership.user_id == User.id).where(User.email == email.strip().lower())
+    )
+    if user is None:
+        raise NotFound(f"No member {email}.")
+    return user
+
+
+# --- Teams ------------------------------------------------------------------------------------
+
+
+def list_teams(*, session: StoreSession, caller: Caller) -> list[tuple[Team, list[str]]]:
+    require(caller, Action.read_workspace)
+    members: dict[str, list[str]] = defaultdict(list)
+    for team_id, user_id in session.execute(select(TeamMember.team_id, TeamMember.user_id)):
+        members[team_id].append(user_id)
+    teams = session.scalars(select(Team).order_by(Team.is_everyone.desc(), Team.name))
+    return [(t, sorted(members[t.id])) for t in teams]
+
+
+def get_team(*, session: StoreSession, caller: Caller, team_id: str) -> Team:
+    require(caller, Action.read_workspace)
+    team = session.get(Team, team_id)
+    if team is None or team.workspace_id != caller.workspace_id:
+        raise NotFound("No such Team.")
+    return team
+
+
+def find_team(*, session: StoreSession, caller: Caller, name: str) -> Team:
+    require(caller, Action.read_workspace)
+    team = session.scalar(select(Team).where(func.lower(Team.name) == name.strip().lower()))
+    if team is None:
+        raise NotFound(f"No Team '{name}'.")
+    return team
+
+
+def create_team(*, session: StoreSession, caller: Caller, name: str) -> Team:
+    require(caller, Action.manage_teams)
+    if session.scalar(select(Team.id).where(func.lower(Team.name) == name.strip().lower())):
+        raise Conflict(f"A Team named '{name}' already exists.", code="team_exists")
+    team = Team(workspace_id=caller.workspace_id, name=name.strip())
+    session.add(team)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A Team named '{name}' already exists.", code="team_exists") from exc
+    audit.record(session, caller, "team.create", team.id, after={"name": team.name})
+    return team
+
+
+def delete_team(*, session: StoreSession, caller: Caller, team_id: str) -> None:
+    require(caller, Action.manage_teams)
+    team = get_team(session=session, caller=caller, team_id=team_id)
+    if team.is_everyone:
+        raise Conflict("The Everyone team cannot be deleted.", code="everyone_team")
+    session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    session.delete(team)
+    audit.record(session, caller, "team.delete", team_id, before={"name": team.name})
+
+
+def add_team_member(*, session: StoreSession, caller: Caller, team_id: str, user_id: str) -> None:
+    require(caller, Action.manage_teams)
+    team = get_team(session=session, caller=caller, team_id=team_id)
+    get_member(session=session, caller=caller, user_id=user_id)
+    if session.get(TeamMember, (team_id, user_id)) is None:
+        session.add(TeamMember(workspace_id=caller.workspace_id, team_id=team.id, user_id=user_id))
+        audit.record(session, caller, "team.member.add", team_id, after={"user_id": user_id})
+
+
+def remove_team_member(*, session: StoreSession, caller: Caller, team_id: str, user_id: str) -> None:
+    require(caller, Action.manage_teams)
+    get_team(session=session, caller=caller, team_id=team_id)
+    row = session.get(TeamMember, (team_id, user_id))
+    if row is None:
+        raise NotFound("That person is not in this Team.")
+    session.delete(row)
+    audit.record(session, caller, "team.member.remove", team_id, before={"user_id": user_id})

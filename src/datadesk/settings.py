@@ -1,0 +1,78 @@
+"""The deployment's settings: the only configuration read from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"changethis", "changeme", "change-me", "secret", "password", "default", "xxx", "todo", "none", "null"}
+)
+MIN_SECRET_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    """Where the store lives and the key that protects it. Admin choices live in the database."""
+
+    model_config = SettingsConfigDict(env_prefix="DATADESK_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path("~/.datadesk").expanduser(),
+        description="Folder for the embedded database, key file and logs.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the catalog store; empty means sqlite:///$DATADESK_HOME/datadesk.db.",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Encrypts stored secrets and signs sessions; empty means $DATADESK_HOME/secret.key.",
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'datadesk.db'}"
+        if "DATADESK_SECRET_KEY" in os.environ or self.secret_key:
+            check_secret(self.secret_key)
+        else:
+            self.secret_key = load_or_create_key(self.home / "secret.key")
+        return self
+
+
+def check_secret(value: str) -> None:
+    """Refuse an empty, placeholder or short secret key."""
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("DATADESK_SECRET_KEY is empty; unset it to use a generated key file")
+    if stripped.lower() in PLACEHOLDER_SECRETS:
+        raise ValueError("DATADESK_SECRET_KEY is a placeholder; set a long random value")
+    if len(stripped) < MIN_SECRET_LENGTH:
+        raise ValueError(f"DATADESK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+
+
+def load_or_create_key(path: Path) -> str:
+    """Read the key file, creating it with mode 0600 on first use."""
+    if path.exists():
+        value = path.read_text().strip()
+        check_secret(value)
+        return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_or_create_key(path)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value

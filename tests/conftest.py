@@ -1,0 +1,116 @@
+"""Apps per test on both catalog stores (SQLite and a fresh PostgreSQL database per run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from datadesk import store
+from datadesk.app import create_app
+from datadesk.db import Base, StoreSession, make_engine
+from datadesk.settings import Settings
+from tests.dbs import fresh_pg_database
+from tests.world import World, build_world
+
+STORES = [s for s in os.environ.get("DATADESK_TEST_STORES", "sqlite,postgres").split(",") if s]
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite store, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    store.upgrade(engine)
+    with engine.connect() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_store() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated once, dropped at the end."""
+    with fresh_pg_database("dd_store") as url:
+        engine = make_engine(url)
+        store.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=STORES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The catalog store of one test: a copy of the SQLite template, or the emptied PostgreSQL store."""
+    if request.param == "sqlite":
+        path = tmp_path / "datadesk.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_store")
+        _truncate_postgres(url)
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=database_url, secret_key=TEST_SECRET)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def sessions(app: FastAPI):  # type: ignore[no-untyped-def]
+    return app.state.sessions
+
+
+@pytest.fixture
+def db(sessions) -> Iterator[StoreSession]:  # type: ignore[no-untyped-def]
+    """A plain (unsealed) session on the test's store for setting up and checking state."""
+    session = sessions()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def world(sessions) -> World:  # type: ignore[no-untyped-def]
+    """Two workspaces, each with an admin, an editor and a viewer, Teams and tokens."""
+    return build_world(sessions)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its production cost dominates set-up time; tests only need it to be Argon2."""
+    from argon2 import PasswordHasher
+
+    from datadesk.identity import security
+
+    original = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    security._hasher = original
