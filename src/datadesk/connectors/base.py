@@ -54,6 +54,9 @@ class TableMeta:
     # For dbt: where it is built in the warehouse (database, schema, name); linked to synced tables.
     relation: tuple[str, str, str] | None = None
     unique_id: str = ""  # dbt unique_id; empty for databases
+    # For dbt: unique_ids of what `upstream` names; (schema, name) alone can be ambiguous there
+    # (a seed and a source declared on it share both).
+    upstream_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class DashboardMeta:
     tags: list[str] = field(default_factory=list)
     upstream: list[tuple[str, str]] = field(default_factory=list)
     unique_id: str = ""
+    upstream_ids: list[str] = field(default_factory=list)  # for dbt, as in TableMeta
 
 
 @dataclass
