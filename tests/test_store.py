@@ -10,13 +10,15 @@ from sqlalchemy import select, update
 from datadesk import store
 from datadesk.db import Base, make_engine, transaction
 from datadesk.identity.models import Team
+from datadesk.store import include_object
 from tests.world import World
 
 
 def test_migrations_match_models(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
     assert store.current_revision(make_engine(database_url)) == store.head_revision()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
+from datadesk.catalog.routes import router as catalog_router
 from datadesk.identity.routes import router as identity_router
 
 API_PREFIX = "/api/v1"
@@ -21,7 +22,7 @@ def _health_router() -> APIRouter:
 
 
 def mount(app: FastAPI) -> None:
-    for router in (_health_router(), identity_router):
+    for router in (_health_router(), identity_router, catalog_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

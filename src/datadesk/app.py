@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from datadesk import __version__, http_errors
 from datadesk.api import mount
 from datadesk.body_limit import BodyLimit
-from datadesk.db import make_engine, make_sessionmaker
+from datadesk.catalog import sync
+from datadesk.db import make_engine, make_sessionmaker, transaction
 from datadesk.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datadesk-sync")
+
+    def start_sync(workspace_id: str, run_id: str) -> None:
+        workers.submit(sync.execute, sessions, settings.secret_key, workspace_id=workspace_id, run_id=run_id)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        with transaction(sessions) as session:
+            sync.reap_stale(session)
+        yield
+        workers.shutdown(wait=True, cancel_futures=False)
+
     app = FastAPI(
         title="datadesk",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.sessions = sessions
+    app.state.start_sync = start_sync
     http_errors.install(app)
     mount(app)
     app.add_middleware(BodyLimit)

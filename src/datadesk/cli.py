@@ -31,6 +31,8 @@ tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_
 app.add_typer(members_app, name="members")
 app.add_typer(teams_app, name="teams")
 app.add_typer(tokens_app, name="tokens")
+integrations_app = typer.Typer(help="List and add integrations (sources of metadata).", no_args_is_help=True)
+app.add_typer(integrations_app, name="integrations")
 
 out = Console()
 err = Console(stderr=True)
@@ -81,7 +83,9 @@ def open_store(*, migrate: bool = False) -> Iterator[Any]:
         if migrate:
             store.upgrade(engine)
         elif store.current_revision(engine) != store.head_revision():
-            fail("The store is not initialised or needs migrating: run `datadesk init` first.")
+            if store.current_revision(engine) is None:
+                fail("The store is not initialised: run `datadesk init` first.")
+            fail("The store needs migrating to this version: run `datadesk migrate` first.")
         yield make_sessionmaker(engine)
     finally:
         engine.dispose()
@@ -130,6 +134,15 @@ def init(
             session=session, caller=Caller.operator(created.id), email=email, role=Role.admin, password=password
         )
     out.print(f"Workspace [bold]{slug}[/bold] created; admin {email}.")
+
+
+@app.command()
+@clean_errors
+def migrate() -> None:
+    """Create or migrate the store to this version's schema."""
+    with open_store(migrate=True):
+        pass
+    out.print(f"The store is at revision {store.head_revision()}.")
 
 
 @app.command()
@@ -392,3 +405,102 @@ def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     out.print(table)
+
+
+# --- integrations and syncs -------------------------------------------------------------------
+
+
+@integrations_app.command("list")
+@clean_errors
+def integrations_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """List integrations with their masked config."""
+    from datadesk.catalog import integrations
+
+    settings = load_settings()
+    with as_operator(workspace) as (session, caller):
+        rows = integrations.list_integrations(session=session, caller=caller)
+        data = [
+            {
+                "id": i.id,
+                "name": i.name,
+                "type": i.type,
+                "team_ids": t,
+                "config": integrations.masked_config(settings.secret_key, i),
+                "last_synced_at": i.last_synced_at.isoformat() if i.last_synced_at else None,
+            }
+            for i, t in rows
+        ]
+    _print_rows(data, ["id", "name", "type", "last_synced_at"], as_json)
+
+
+@integrations_app.command("add")
+@clean_errors
+def integrations_add(
+    workspace: WorkspaceOpt,
+    name: Annotated[str, typer.Option(help="A name for the integration.")],
+    type: Annotated[str, typer.Option(help="postgres, mysql, sqlite, duckdb or dbt.")],
+    url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the database.")] = None,
+    manifest: Annotated[str | None, typer.Option(help="dbt manifest.json path.")] = None,
+    catalog: Annotated[str | None, typer.Option(help="dbt catalog.json path.")] = None,
+    team: Annotated[list[str] | None, typer.Option(help="Team that sees it (repeat for several).")] = None,
+) -> None:
+    """Add an integration after testing the connection."""
+    from datadesk.catalog import integrations
+
+    config = {"url": url} if type != "dbt" else {"manifest_path": manifest, "catalog_path": catalog}
+    settings = load_settings()
+    with as_operator(workspace) as (session, caller):
+        team_ids = [identity.find_team(session=session, caller=caller, name=t).id for t in team or []]
+        created = integrations.create_integration(
+            session=session,
+            caller=caller,
+            secret_key=settings.secret_key,
+            name=name,
+            type=type,
+            config={k: v for k, v in config.items() if v},
+            team_ids=team_ids,
+        )
+        out.print(f"Added integration {created.name} (id {created.id}).")
+
+
+@app.command("sync")
+@clean_errors
+def sync_command(
+    name: Annotated[str, typer.Argument(help="Integration name.")],
+    workspace: WorkspaceOpt,
+) -> None:
+    """Sync an integration's metadata now, with a progress bar."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from datadesk.catalog import integrations, sync
+
+    settings = load_settings()
+    with open_store() as sessions:
+        with transaction(sessions) as session:
+            workspace_row = identity.get_workspace_by_slug(session=session, slug=workspace.strip().lower())
+            session.seal(workspace_row.id)
+            caller = Caller.operator(workspace_row.id)
+            integration_id = integrations.find_integration(session=session, caller=caller, name=name).id
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"{name}: starting", total=None)
+
+            def progress(done: int, total: int, what: str) -> None:
+                bar.update(task, description=f"{name}: {what}", completed=done, total=total or None)
+
+            run, started = sync.run_now(sessions, settings.secret_key, caller, integration_id, progress)
+    if not started:
+        fail(f"A sync of {name} is already {run.status} (run {run.id}); it will run once.")
+    if run.status != "succeeded":
+        fail(run.error or "The sync failed.")
+    stats = run.stats
+    out.print(
+        f"Synced {name}: {stats.get('created', 0)} created, {stats.get('updated', 0)} updated, "
+        f"{stats.get('deleted', 0)} deleted, {stats.get('unchanged', 0)} unchanged."
+    )

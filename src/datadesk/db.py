@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,6 +121,8 @@ def _stamp_workspace(session: Session, _context: Any, _instances: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Search ranks by ln(popularity); not every SQLite build has its math functions.
+    dbapi_connection.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")

@@ -15,6 +15,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 724_091_001
 
 
+# Search structures are created by hand in the catalog migration and have no model.
+SEARCH_OBJECTS = {"resource_fts", "search_vector", "ix_resource_search_vector"}
+
+
+def include_object(_obj: object, name: str | None, _type: str, _reflected: bool, _compare_to: object) -> bool:
+    """Alembic filter: leave the hand-made search structures out of model comparisons."""
+    return not (name in SEARCH_OBJECTS or (name or "").startswith("resource_fts"))
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

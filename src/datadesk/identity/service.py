@@ -306,8 +306,15 @@ def delete_team(*, session: StoreSession, caller: Caller, team_id: str) -> None:
     team = get_team(session=session, caller=caller, team_id=team_id)
     if team.is_everyone:
         raise Conflict("The Everyone team cannot be deleted.", code="everyone_team")
-    session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
-    session.delete(team)
+    try:
+        with session.begin_nested():
+            session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+            session.delete(team)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "This Team still holds integrations or resources; give them another Team first.", code="team_in_use"
+        ) from exc
     audit.record(session, caller, "team.delete", team_id, before={"name": team.name})
 
 

@@ -6,6 +6,7 @@ from alembic import context
 
 import datadesk.models  # noqa: F401  (registers every table on Base.metadata)
 from datadesk.db import Base
+from datadesk.store import include_object
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -14,6 +15,7 @@ if connection is None:
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
+    include_object=include_object,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

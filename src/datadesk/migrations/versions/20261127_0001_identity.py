@@ -12,7 +12,6 @@ from alembic import op
 
 import datadesk.db
 
-
 revision: str = '20261127_0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None

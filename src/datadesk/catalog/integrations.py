@@ -1,0 +1,222 @@
+"""Integrations: a source of metadata, its encrypted config and its Teams."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from datadesk import crypto
+from datadesk.access.caller import Caller
+from datadesk.access.policy import Action, require
+from datadesk.catalog import teams as resource_teams
+from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationTeam
+from datadesk.connectors.base import ConnectionFailed, Connector
+from datadesk.connectors.registry import connector_for, mask_config
+from datadesk.db import StoreSession, utcnow
+from datadesk.errors import Conflict, Invalid, NotFound
+from datadesk.identity import audit
+from datadesk.identity.models import Team
+
+REQUIRED_KEYS = {"dbt": ("manifest_path",)}
+
+
+def check_config(type: str, config: dict[str, Any]) -> dict[str, str]:
+    """Validate a config's shape for its type; values are strings."""
+    if type not in INTEGRATION_TYPES:
+        raise Invalid(f"Unknown integration type '{type}'; use one of {', '.join(INTEGRATION_TYPES)}.")
+    if not all(isinstance(v, str) for v in config.values()):
+        raise Invalid("Config values must be strings.", code="invalid_config")
+    required = REQUIRED_KEYS.get(type, ("url",))
+    missing = [k for k in required if not config.get(k)]
+    if missing:
+        raise Invalid(f"A {type} integration needs {', '.join(missing)} in its config.", code="invalid_config")
+    allowed = {"url"} if type != "dbt" else {"manifest_path", "catalog_path"}
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise Invalid(f"Unknown config keys: {', '.join(unknown)}.", code="invalid_config")
+    return {k: v for k, v in config.items() if v}
+
+
+def config_of(secret_key: str, integration: Integration) -> dict[str, str]:
+    data: dict[str, str] = json.loads(crypto.decrypt(secret_key, integration.config_encrypted))
+    return data
+
+
+def masked_config(secret_key: str, integration: Integration) -> dict[str, str]:
+    return mask_config(integration.type, config_of(secret_key, integration))
+
+
+def connector(secret_key: str, integration: Integration) -> Connector:
+    return connector_for(integration.type, config_of(secret_key, integration))
+
+
+def test_connection(type: str, config: dict[str, str]) -> None:
+    """Raise Invalid(connection_failed) with the connector's clear reason unless the source can be read."""
+    try:
+        connector_for(type, config).test()
+    except ConnectionFailed as exc:
+        raise Invalid(f"Could not connect: {exc}", code="connection_failed") from exc
+
+
+def _check_teams(session: StoreSession, team_ids: list[str]) -> list[str]:
+    unique = sorted(set(team_ids))
+    found = set(session.scalars(select(Team.id).where(Team.id.in_(unique)))) if unique else set()
+    if found != set(unique):
+        raise Invalid("Unknown Team id.", code="unknown_team")
+    return unique
+
+
+def list_integrations(*, session: StoreSession, caller: Caller) -> list[tuple[Integration, list[str]]]:
+    require(caller, Action.read_workspace)
+    teams: dict[str, list[str]] = {}
+    for integration_id, team_id in session.execute(select(IntegrationTeam.integration_id, IntegrationTeam.team_id)):
+        teams.setdefault(integration_id, []).append(team_id)
+    rows = session.scalars(select(Integration).order_by(Integration.name))
+    return [(i, sorted(teams.get(i.id, []))) for i in rows]
+
+
+def get_integration(*, session: StoreSession, caller: Caller, integration_id: str) -> Integration:
+    require(caller, Action.read_workspace)
+    integration = session.get(Integration, integration_id)
+    if integration is None or integration.workspace_id != caller.workspace_id:
+        raise NotFound("No such integration.")
+    return integration
+
+
+def find_integration(*, session: StoreSession, caller: Caller, name: str) -> Integration:
+    require(caller, Action.read_workspace)
+    integration = session.scalar(select(Integration).where(Integration.name == name))
+    if integration is None:
+        raise NotFound(f"No integration named '{name}'.")
+    return integration
+
+
+def team_ids_of(session: StoreSession, integration_id: str) -> list[str]:
+    return sorted(
+        session.scalars(select(IntegrationTeam.team_id).where(IntegrationTeam.integration_id == integration_id))
+    )
+
+
+def create_integration(
+    *,
+    session: StoreSession,
+    caller: Caller,
+    secret_key: str,
+    name: str,
+    type: str,
+    config: dict[str, Any],
+    team_ids: list[str],
+    test: bool = True,
+) -> Integration:
+    """Create an integration after a successful connection test; nothing is saved when it fails."""
+    require(caller, Action.manage_integrations)
+    clean = check_config(type, config)
+    team_ids = _check_teams(session, team_ids)
+    if session.scalar(select(Integration.id).where(Integration.name == name)):
+        raise Conflict(f"An integration named '{name}' already exists.", code="integration_exists")
+    if test:
+        test_connection(type, clean)
+    integration = Integration(
+        workspace_id=caller.workspace_id,
+        name=name,
+        type=type,
+        config_encrypted=crypto.encrypt(secret_key, json.dumps(clean)),
+    )
+    session.add(integration)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"An integration named '{name}' already exists.", code="integration_exists") from exc
+    for team_id in team_ids:
+        session.add(IntegrationTeam(workspace_id=caller.workspace_id, integration_id=integration.id, team_id=team_id))
+    audit.record(
+        session,
+        caller,
+        "integration.create",
+        integration.id,
+        after={"name": name, "type": type, "config": mask_config(type, clean), "team_ids": team_ids},
+    )
+    session.flush()
+    return integration
+
+
+def update_integration(
+    *,
+    session: StoreSession,
+    caller: Caller,
+    secret_key: str,
+    integration_id: str,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    team_ids: list[str] | None = None,
+    test: bool = True,
+) -> Integration:
+    require(caller, Action.manage_integrations)
+    integration = get_integration(session=session, caller=caller, integration_id=integration_id)
+    before = {
+        "name": integration.name,
+        "config": masked_config(secret_key, integration),
+        "team_ids": team_ids_of(session, integration.id),
+    }
+    if name is not None and name != integration.name:
+        if session.scalar(select(Integration.id).where(Integration.name == name)):
+            raise Conflict(f"An integration named '{name}' already exists.", code="integration_exists")
+        integration.name = name
+    if config is not None:
+        # A masked password sent back unchanged keeps the stored one.
+        merged = _unmask(config, config_of(secret_key, integration))
+        clean = check_config(integration.type, merged)
+        if test:
+            test_connection(integration.type, clean)
+        integration.config_encrypted = crypto.encrypt(secret_key, json.dumps(clean))
+    if team_ids is not None:
+        team_ids = _check_teams(session, team_ids)
+        session.execute(delete(IntegrationTeam).where(IntegrationTeam.integration_id == integration.id))
+        for team_id in team_ids:
+            session.add(
+                IntegrationTeam(workspace_id=caller.workspace_id, integration_id=integration.id, team_id=team_id)
+            )
+        session.flush()
+        resource_teams.refresh_integration(session, caller.workspace_id, integration.id)
+    integration.updated_at = utcnow()
+    after = {
+        "name": integration.name,
+        "config": masked_config(secret_key, integration),
+        "team_ids": team_ids_of(session, integration.id),
+    }
+    audit.record(session, caller, "integration.update", integration.id, before=before, after=after)
+    return integration
+
+
+def _unmask(new: dict[str, Any], old: dict[str, str]) -> dict[str, Any]:
+    url, old_url = new.get("url"), old.get("url")
+    if isinstance(url, str) and old_url and "***" in url:
+        from sqlalchemy.engine import make_url
+
+        try:
+            candidate, previous = make_url(url), make_url(old_url)
+        except Exception as exc:
+            raise Invalid("The config url is not a valid URL.", code="invalid_config") from exc
+        if candidate.password == "***":
+            new = {**new, "url": candidate.set(password=previous.password).render_as_string(hide_password=False)}
+    return new
+
+
+def delete_integration(*, session: StoreSession, caller: Caller, secret_key: str, integration_id: str) -> None:
+    """Delete an integration with its resources and sync history."""
+    require(caller, Action.manage_integrations)
+    integration = get_integration(session=session, caller=caller, integration_id=integration_id)
+    audit.record(
+        session,
+        caller,
+        "integration.delete",
+        integration.id,
+        before={"name": integration.name, "type": integration.type},
+    )
+    from datadesk.catalog.models import Resource
+
+    session.execute(delete(Resource).where(Resource.integration_id == integration.id))
+    session.delete(integration)

@@ -1,0 +1,535 @@
+"""Syncs: queue one per integration, run it in one transaction, and fail runs whose process died.
+
+Applying a snapshot is idempotent: unchanged resources are not written, changed ones are updated,
+vanished ones are marked deleted, and curated descriptions, tags, owners and Teams are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from datadesk.access.caller import Caller
+from datadesk.access.policy import Action, require
+from datadesk.catalog import links, search
+from datadesk.catalog import teams as resource_teams
+from datadesk.catalog.integrations import connector, get_integration
+from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, SyncRun
+from datadesk.catalog.snapshot_plan import Plan, plan
+from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
+from datadesk.db import StoreSession, new_id, transaction, utcnow
+from datadesk.errors import NotFound
+from datadesk.identity.models import Membership, Team, User
+
+log = logging.getLogger("datadesk.sync")
+STALE_AFTER = timedelta(seconds=120)
+HEARTBEAT_SECONDS = 5.0
+CHUNK = 500
+_table = cast(Table, Resource.__table__)
+
+
+@dataclass
+class Stats:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    refreshed: int = 0  # only row estimates or popularity changed
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "refreshed": self.refreshed,
+            **self.extra,
+        }
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- queueing and reaping ---------------------------------------------------------------------
+
+
+def request_sync(*, session: StoreSession, caller: Caller, integration_id: str) -> tuple[SyncRun, bool]:
+    """Queue a sync, or return the one already queued or running (and False)."""
+    require(caller, Action.manage_integrations)
+    get_integration(session=session, caller=caller, integration_id=integration_id)
+    reap_stale(session)
+    active = _active_run(session, integration_id)
+    if active is not None:
+        return active, False
+    now = utcnow()
+    run = SyncRun(
+        workspace_id=caller.workspace_id,
+        integration_id=integration_id,
+        status="queued",
+        requested_by=caller.user_id,
+        worker=this_worker(),
+        heartbeat_at=now,
+        created_at=now,
+        stats={},
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        # Another process queued one between our check and insert: that one runs, once.
+        active = _active_run(session, integration_id)
+        if active is None:
+            raise
+        return active, False
+    return run, True
+
+
+def _active_run(session: StoreSession, integration_id: str) -> SyncRun | None:
+    return session.scalar(
+        select(SyncRun).where(SyncRun.integration_id == integration_id, SyncRun.status.in_(("queued", "running")))
+    )
+
+
+def get_run(*, session: StoreSession, caller: Caller, integration_id: str, run_id: str) -> SyncRun:
+    require(caller, Action.read_workspace)
+    get_integration(session=session, caller=caller, integration_id=integration_id)
+    reap_stale(session)
+    run = session.get(SyncRun, run_id)
+    if run is None or run.integration_id != integration_id:
+        raise NotFound("No such sync run.")
+    return run
+
+
+def list_runs(*, session: StoreSession, caller: Caller, integration_id: str, limit: int = 20) -> list[SyncRun]:
+    require(caller, Action.read_workspace)
+    get_integration(session=session, caller=caller, integration_id=integration_id)
+    return list(
+        session.scalars(
+            select(SyncRun)
+            .where(SyncRun.integration_id == integration_id)
+            .order_by(SyncRun.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _alive(worker: str) -> bool | None:
+    """Whether a worker process is alive; None when it runs on another host."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale(session: StoreSession) -> int:
+    """Mark failed the runs whose process died (same host) or stopped beating (any host)."""
+    now = utcnow()
+    reaped = 0
+    active = select(SyncRun).where(SyncRun.status.in_(("queued", "running"))).execution_options(all_workspaces=True)
+    for run in session.scalars(active):
+        alive = _alive(run.worker)
+        stale = run.heartbeat_at is None or now - run.heartbeat_at > STALE_AFTER
+        if alive is False or (alive is None and stale):
+            run.status = "failed"
+            run.error = "The server process running this sync stopped before it finished; nothing was applied."
+            run.finished_at = now
+            reaped += 1
+    if reaped:
+        session.flush()
+    return reaped
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def execute(
+    sessions: sessionmaker[StoreSession],
+    secret_key: str,
+    *,
+    workspace_id: str,
+    run_id: str,
+    progress: Progress = no_progress,
+) -> SyncRun:
+    """Claim a queued run and carry it out; the run ends succeeded or failed, never half-applied."""
+    with transaction(sessions, workspace_id) as session:
+        claimed = session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .values(status="running", started_at=utcnow(), heartbeat_at=utcnow(), worker=this_worker())
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    if not claimed:
+        with transaction(sessions, workspace_id) as session:
+            run = session.get(SyncRun, run_id)
+            if run is None:
+                raise NotFound("No such sync run.")
+            return run
+    beat = _Heartbeat(sessions, workspace_id, run_id)
+    beat.start()
+    status, error, stats = "failed", None, Stats()
+    try:
+        with transaction(sessions, workspace_id) as session:
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            source = connector(secret_key, session.get_one(Integration, run.integration_id))
+            integration_id = run.integration_id
+        progress(0, 0, "reading the source")
+        snapshot = source.read(progress)  # outside any store transaction: sources can be slow
+        with transaction(sessions, workspace_id) as session:
+            integration = session.get_one(Integration, integration_id)
+            stats = apply(session, integration, snapshot, progress=progress)
+            integration.last_synced_at = utcnow()
+        status = "succeeded"
+    except ConnectionFailed as exc:
+        error = f"Could not read the source: {exc}"
+    except Exception as exc:  # the run records why; nothing was applied
+        log.exception("sync %s failed", run_id)
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:400] if str(exc) else 'failed'}"
+    finally:
+        beat.stop()
+    with transaction(sessions, workspace_id) as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.status, run.error, run.stats, run.finished_at = status, error, stats.as_dict(), utcnow()
+    return run
+
+
+class _Heartbeat:
+    """Marks a run alive from a side thread, so other processes can tell a dead run from a long one."""
+
+    def __init__(self, sessions: sessionmaker[StoreSession], workspace_id: str, run_id: str) -> None:
+        self.sessions, self.workspace_id, self.run_id = sessions, workspace_id, run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"sync-heartbeat-{run_id[:8]}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=HEARTBEAT_SECONDS * 2)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with transaction(self.sessions, self.workspace_id) as session:
+                    session.execute(
+                        update(SyncRun)
+                        .where(SyncRun.id == self.run_id, SyncRun.status == "running")
+                        .values(heartbeat_at=utcnow())
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:  # a busy store must not kill the sync
+                log.warning("sync heartbeat skipped", exc_info=True)
+
+
+# --- applying a snapshot ----------------------------------------------------------------------
+
+
+@dataclass
+class _Existing:
+    id: str
+    content_hash: str
+    row_estimate: int | None
+    source_popularity: float
+    deleted: bool
+    description: str
+    description_curated: bool
+    tags_curated: bool
+    owners_curated: bool
+    teams_curated: bool
+
+
+def apply(
+    session: StoreSession, integration: Integration, snapshot: Snapshot, *, progress: Progress = no_progress
+) -> Stats:
+    """Write a snapshot into the catalog in the caller's transaction."""
+    workspace_id = integration.workspace_id
+    planned = plan(snapshot)
+    stats = Stats()
+    existing = _load_existing(session, integration.id)
+    curated_tags = _curated_tags(session, [e.id for e in existing.values() if e.tags_curated])
+    ids = {ext: row.id for ext, row in existing.items()}
+    for item in planned.resources:
+        ids.setdefault(item.external_id, new_id())
+    now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    refreshes: list[dict[str, Any]] = []
+    fresh_ids: list[str] = []  # new or back from deletion: need Teams and a search scope
+    tag_plan: dict[str, list[str]] = {}
+    owner_plan: dict[str, str] = {}
+    terms: set[str] = set()
+    total = len(planned.resources)
+    for done, item in enumerate(planned.resources, 1):
+        if done % 2000 == 0:
+            progress(done, total, "comparing")
+        old = existing.get(item.external_id)
+        digest = item.content_hash()
+        if old is not None and old.content_hash == digest and not old.deleted:
+            if old.row_estimate != item.row_estimate or old.source_popularity != item.popularity:
+                refreshes.append(
+                    {"b_id": old.id, "row_estimate": item.row_estimate, "source_popularity": item.popularity}
+                )
+            else:
+                stats.unchanged += 1
+            continue
+        description = old.description if old is not None and old.description_curated else item.source_description
+        tags = curated_tags.get(old.id, []) if old is not None and old.tags_curated else item.source_tags
+        search_name, search_body = search.index_fields(
+            name=item.name,
+            qualified_name=item.qualified_name,
+            description=description,
+            definition=item.definition,
+            tags=tags,
+            data_type=item.data_type,
+            columns=item.columns,
+        )
+        terms |= search.terms_of(search_name, search_body)
+        values: dict[str, Any] = {
+            "type": item.type,
+            "name": item.name,
+            "qualified_name": item.qualified_name,
+            "parent_id": ids.get(item.parent) if item.parent else None,
+            "kind": item.kind,
+            "source_description": item.source_description,
+            "description": description,
+            "definition": item.definition,
+            "data_type": item.data_type,
+            "ordinal": item.ordinal,
+            "is_primary_key": item.is_primary_key,
+            "properties": item.properties,
+            "source_tags": item.source_tags,
+            "source_owner": item.source_owner,
+            "row_estimate": item.row_estimate,
+            "source_popularity": item.popularity,
+            "content_hash": digest,
+            "search_name": search_name,
+            "search_body": search_body,
+            "updated_at": now,
+            "deleted_at": None,
+        }
+        if old is None:
+            inserts.append(
+                {
+                    **values,
+                    "id": ids[item.external_id],
+                    "workspace_id": workspace_id,
+                    "integration_id": integration.id,
+                    "external_id": item.external_id,
+                    "created_at": now,
+                    "description_curated": False,
+                    "tags_curated": False,
+                    "owners_curated": False,
+                    "teams_curated": False,
+                    "query_count": 0,
+                    "search_scope": "",
+                }
+            )
+            fresh_ids.append(ids[item.external_id])
+            stats.created += 1
+        else:
+            updates.append({"b_id": old.id, **values})
+            if old.deleted:
+                fresh_ids.append(old.id)
+            stats.updated += 1
+        rid = ids[item.external_id]
+        if old is None or not old.tags_curated:
+            tag_plan[rid] = item.source_tags
+        if item.source_owner and (old is None or not old.owners_curated):
+            owner_plan[rid] = item.source_owner
+    present = {item.external_id for item in planned.resources}
+    vanished = [row.id for ext, row in existing.items() if ext not in present and not row.deleted]
+    stats.deleted = len(vanished)
+    stats.refreshed = len(refreshes)
+
+    progress(0, len(inserts) + len(updates), "writing")
+    for start in range(0, len(inserts), CHUNK):
+        session.execute(insert(Resource), inserts[start : start + CHUNK])
+        progress(start + CHUNK, len(inserts) + len(updates), "writing")
+    connection = session.connection()
+    if updates:
+        columns = [k for k in updates[0] if k != "b_id"]
+        statement = _table.update().where(_table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in columns})
+        for start in range(0, len(updates), CHUNK):
+            connection.execute(statement, updates[start : start + CHUNK])
+    if refreshes:
+        statement = (
+            _table.update()
+            .where(_table.c.id == bindparam("b_id"))
+            .values(row_estimate=bindparam("row_estimate"), source_popularity=bindparam("source_popularity"))
+        )
+        connection.execute(statement, refreshes)
+    for start in range(0, len(vanished), CHUNK):
+        session.execute(
+            update(Resource)
+            .where(Resource.id.in_(vanished[start : start + CHUNK]))
+            .values(deleted_at=now, search_scope="", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    _write_tags(session, workspace_id, tag_plan)
+    _write_source_owners(session, workspace_id, owner_plan)
+    _assign_teams(session, workspace_id, integration.id, fresh_ids)
+    _write_edges(session, workspace_id, integration.id, planned, ids)
+    search.remember_terms(session, workspace_id, terms)
+    links.relink_dbt(session, workspace_id)
+    session.flush()
+    progress(total, total, "done")
+    return stats
+
+
+def _load_existing(session: StoreSession, integration_id: str) -> dict[str, _Existing]:
+    rows = session.execute(
+        select(
+            Resource.external_id,
+            Resource.id,
+            Resource.content_hash,
+            Resource.row_estimate,
+            Resource.source_popularity,
+            Resource.deleted_at,
+            Resource.description,
+            Resource.description_curated,
+            Resource.tags_curated,
+            Resource.owners_curated,
+            Resource.teams_curated,
+        ).where(Resource.integration_id == integration_id)
+    )
+    return {
+        r.external_id: _Existing(
+            r.id,
+            r.content_hash,
+            r.row_estimate,
+            r.source_popularity,
+            r.deleted_at is not None,
+            r.description,
+            r.description_curated,
+            r.tags_curated,
+            r.owners_curated,
+            r.teams_curated,
+        )
+        for r in rows
+    }
+
+
+def _curated_tags(session: StoreSession, resource_ids: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for start in range(0, len(resource_ids), CHUNK):
+        for rid, tag in session.execute(
+            select(ResourceTag.resource_id, ResourceTag.tag).where(
+                ResourceTag.resource_id.in_(resource_ids[start : start + CHUNK])
+            )
+        ):
+            result.setdefault(rid, []).append(tag)
+    return result
+
+
+def _write_tags(session: StoreSession, workspace_id: str, tag_plan: dict[str, list[str]]) -> None:
+    ids = list(tag_plan)
+    for start in range(0, len(ids), CHUNK):
+        session.execute(delete(ResourceTag).where(ResourceTag.resource_id.in_(ids[start : start + CHUNK])))
+    rows = [
+        {"workspace_id": workspace_id, "resource_id": rid, "tag": t} for rid, tags in tag_plan.items() for t in tags
+    ]
+    if rows:
+        session.execute(insert(ResourceTag), rows)
+
+
+def _write_source_owners(session: StoreSession, workspace_id: str, owner_plan: dict[str, str]) -> None:
+    """A source's owner text (dbt meta.owner) becomes an owner when it names a member or a Team."""
+    if not owner_plan:
+        return
+    users = dict(session.execute(select(User.email, User.id).join(Membership, Membership.user_id == User.id)).all())
+    team_rows = session.execute(select(Team.name, Team.id)).all()
+    teams = {name.lower(): tid for name, tid in team_rows}
+    ids = list(owner_plan)
+    for start in range(0, len(ids), CHUNK):
+        session.execute(delete(ResourceOwner).where(ResourceOwner.resource_id.in_(ids[start : start + CHUNK])))
+    rows = []
+    for rid, owner in owner_plan.items():
+        key = owner.strip().lower()
+        if key in users:
+            rows.append({"workspace_id": workspace_id, "resource_id": rid, "kind": "user", "owner_id": users[key]})
+        elif key in teams:
+            rows.append({"workspace_id": workspace_id, "resource_id": rid, "kind": "team", "owner_id": teams[key]})
+    if rows:
+        session.execute(insert(ResourceOwner), rows)
+
+
+def _assign_teams(session: StoreSession, workspace_id: str, integration_id: str, resource_ids: list[str]) -> None:
+    if not resource_ids:
+        return
+    inherited = resource_teams.integration_teams(session, workspace_id, integration_id)
+    wanted = set(resource_ids)
+    rows = session.execute(
+        select(Resource.id, Resource.parent_id, Resource.type, Resource.teams_curated).where(
+            Resource.integration_id == integration_id, Resource.deleted_at.is_(None)
+        )
+    ).all()
+    curated_parents = {r.id for r in rows if r.teams_curated}
+    parent_teams = resource_teams.teams_of(session, curated_parents)
+    plan_: dict[str, list[str]] = {}
+    for row in rows:
+        if row.id not in wanted:
+            continue
+        if row.teams_curated:
+            plan_[row.id] = resource_teams.teams_of(session, [row.id]).get(row.id, inherited)
+        elif row.type == "column" and row.parent_id in parent_teams:
+            plan_[row.id] = parent_teams[row.parent_id]
+        else:
+            plan_[row.id] = inherited
+    resource_teams.write(session, workspace_id, plan_)
+
+
+def _write_edges(
+    session: StoreSession, workspace_id: str, integration_id: str, planned: Plan, ids: dict[str, str]
+) -> None:
+    wanted = {(ids[up], ids[down]) for up, down in planned.edges}
+    upstream = Resource.__table__.alias("up")
+    current = set(
+        session.execute(
+            select(Lineage.upstream_id, Lineage.downstream_id)
+            .join(upstream, upstream.c.id == Lineage.upstream_id)
+            .where(upstream.c.integration_id == integration_id, Lineage.origin == "sync")
+        )
+    )
+    for up, down in current - wanted:
+        session.execute(delete(Lineage).where(and_(Lineage.upstream_id == up, Lineage.downstream_id == down)))
+    added = [
+        {"workspace_id": workspace_id, "upstream_id": up, "downstream_id": down, "origin": "sync"}
+        for up, down in sorted(wanted - current)
+    ]
+    if added:
+        session.execute(insert(Lineage), added)
+
+
+def run_now(
+    sessions: sessionmaker[StoreSession],
+    secret_key: str,
+    caller: Caller,
+    integration_id: str,
+    progress: Progress = no_progress,
+) -> tuple[SyncRun, bool]:
+    """Queue and run a sync in this thread (the CLI); (run, False) when one was already active elsewhere."""
+    with transaction(sessions, caller.workspace_id) as session:
+        run, created = request_sync(session=session, caller=caller, integration_id=integration_id)
+        run_id = run.id
+    if not created:
+        return run, False
+    return execute(sessions, secret_key, workspace_id=caller.workspace_id, run_id=run_id, progress=progress), True

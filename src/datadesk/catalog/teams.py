@@ -1,0 +1,110 @@
+"""Keeps each resource's effective Teams materialised (resource_team and the search scope words).
+
+Effective Teams: the resource's own when curated; a column follows its table; otherwise its
+integration's Teams; with none of those, the workspace's Everyone team.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert, select, update
+
+from datadesk.access.visibility import scope_token
+from datadesk.catalog.models import IntegrationTeam, Resource, ResourceTeam
+from datadesk.db import StoreSession
+from datadesk.identity.service import everyone_team
+
+CHUNK = 500
+
+
+def integration_teams(session: StoreSession, workspace_id: str, integration_id: str | None) -> list[str]:
+    """The Teams an integration's resources inherit (Everyone when it has none)."""
+    if integration_id is not None:
+        team_ids = sorted(
+            session.scalars(select(IntegrationTeam.team_id).where(IntegrationTeam.integration_id == integration_id))
+        )
+        if team_ids:
+            return team_ids
+    return [everyone_team(session, workspace_id).id]
+
+
+def scope_of(team_ids: Iterable[str]) -> str:
+    return " ".join(scope_token(t) for t in sorted(team_ids))
+
+
+def write(session: StoreSession, workspace_id: str, teams_by_resource: dict[str, list[str]]) -> None:
+    """Replace the Teams of the given resources (bulk: grouped by identical Team sets)."""
+    ids = list(teams_by_resource)
+    for start in range(0, len(ids), CHUNK):
+        session.execute(delete(ResourceTeam).where(ResourceTeam.resource_id.in_(ids[start : start + CHUNK])))
+    rows = [
+        {"workspace_id": workspace_id, "resource_id": rid, "team_id": tid}
+        for rid, team_ids in teams_by_resource.items()
+        for tid in set(team_ids)
+    ]
+    if rows:
+        session.execute(insert(ResourceTeam), rows)
+    by_set: dict[str, list[str]] = defaultdict(list)
+    for rid, team_ids in teams_by_resource.items():
+        by_set[scope_of(team_ids)].append(rid)
+    for scope, rids in by_set.items():
+        for start in range(0, len(rids), CHUNK):
+            session.execute(
+                update(Resource)
+                .where(Resource.id.in_(rids[start : start + CHUNK]), Resource.deleted_at.is_(None))
+                .values(search_scope=scope)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def teams_of(session: StoreSession, resource_ids: Iterable[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = defaultdict(list)
+    ids = list(resource_ids)
+    for start in range(0, len(ids), CHUNK):
+        rows = session.execute(
+            select(ResourceTeam.resource_id, ResourceTeam.team_id).where(
+                ResourceTeam.resource_id.in_(ids[start : start + CHUNK])
+            )
+        )
+        for rid, tid in rows:
+            result[rid].append(tid)
+    return {rid: sorted(tids) for rid, tids in result.items()}
+
+
+def refresh_integration(session: StoreSession, workspace_id: str, integration_id: str) -> None:
+    """Recompute the inherited Teams of every live resource of an integration."""
+    inherited = integration_teams(session, workspace_id, integration_id)
+    rows = session.execute(
+        select(Resource.id, Resource.parent_id, Resource.type, Resource.teams_curated).where(
+            Resource.integration_id == integration_id, Resource.deleted_at.is_(None)
+        )
+    ).all()
+    curated = [r.id for r in rows if r.teams_curated]
+    own = teams_of(session, curated)
+    plan: dict[str, list[str]] = {}
+    for row in rows:
+        if row.teams_curated:
+            continue
+        if row.type == "column" and row.parent_id in own:
+            plan[row.id] = own[row.parent_id]
+        else:
+            plan[row.id] = inherited
+    write(session, workspace_id, plan)
+
+
+def set_curated(session: StoreSession, workspace_id: str, resource: Resource, team_ids: list[str] | None) -> None:
+    """Give a resource its own Teams (None: inherit again); its columns follow."""
+    resource.teams_curated = bool(team_ids)
+    session.flush()
+    inherited = integration_teams(session, workspace_id, resource.integration_id) if not team_ids else []
+    effective = sorted(set(team_ids)) if team_ids else inherited
+    plan = {resource.id: effective}
+    children = session.execute(
+        select(Resource.id).where(
+            Resource.parent_id == resource.id, Resource.type == "column", Resource.teams_curated.is_(False)
+        )
+    ).scalars()
+    plan.update({cid: effective for cid in children})
+    write(session, workspace_id, plan)
