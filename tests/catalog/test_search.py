@@ -1,0 +1,90 @@
+"""Search: ranked full text, word splitting, prefixes, typos, filters, popularity, and visibility inside the query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from datadesk.catalog.models import Resource
+from datadesk.catalog.search import words
+from datadesk.db import transaction
+from tests.catalog.helpers import search
+from tests.world import World
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("customer_orders", ["customer", "orders"]),
+        ("signupDate", ["signup", "date"]),
+        ("HTTPRequestLog", ["http", "request", "log"]),
+        ("mrr-by-month v2", ["mrr", "by", "month", "v2"]),
+    ],
+)
+def test_words_split_snake_camel_and_kebab_case(text: str, expected: list[str]) -> None:
+    assert words(text) == expected
+
+
+def names(results: list[dict[str, Any]]) -> list[str]:
+    return [r["qualified_name"] for r in results]
+
+
+def test_name_matches_rank_first_and_tables_before_their_columns(
+    client: TestClient, world: World, shops: dict[str, Any]
+) -> None:
+    assert names(search(client, world.a.viewer, "customers"))[0] == "open.main.customers"
+    assert names(search(client, world.a.viewer, "big orders"))[0] == "open.main.big_orders"
+
+
+def test_camel_case_columns_found_by_their_words(client: TestClient, world: World, shops: dict[str, Any]) -> None:
+    assert names(search(client, world.a.viewer, "signup date"))[0] == "open.main.customers.signupDate"
+
+
+def test_prefix_and_plural_matching(client: TestClient, world: World, shops: dict[str, Any]) -> None:
+    assert "open.main.customers" in names(search(client, world.a.viewer, "custo"))
+    assert "open.main.orders.amount_cents" in names(search(client, world.a.viewer, "amounts"))
+
+
+@pytest.mark.parametrize("typo", ["custmers", "cutsomers", "custoemrs", "quantaty"])
+def test_typos_are_tolerated(client: TestClient, world: World, shops: dict[str, Any], typo: str) -> None:
+    assert search(client, world.a.viewer, typo), f"nothing found for {typo}"
+
+
+def test_descriptions_tags_and_column_text_are_searched(
+    client: TestClient, world: World, shops: dict[str, Any]
+) -> None:
+    items = shops["open_resources"]["open.main.order_items"]
+    client.patch(f"/api/v1/resources/{items['id']}",
+                 json={"description": "Line items of each basket.", "tags": ["ledger"]}, headers=world.a.editor.headers)
+    assert names(search(client, world.a.viewer, "basket"))[0] == "open.main.order_items"
+    assert names(search(client, world.a.viewer, "ledger"))[0] == "open.main.order_items"
+    # a table is found through its columns' names
+    assert "open.main.order_items" in names(search(client, world.a.viewer, "sku", type="table"))
+
+
+def test_filters(client: TestClient, world: World, shops: dict[str, Any]) -> None:
+    assert {r["type"] for r in search(client, world.a.admin, "orders", type="column")} == {"column"}
+    only_a = search(client, world.a.admin, "orders", integration_id=shops["a"]["id"])
+    assert only_a and all(n.startswith("shop.") for n in names(only_a))
+    finance = search(client, world.a.admin, "orders", team_id=world.a.teams["Finance"])
+    assert finance and all(n.startswith("shop.") for n in names(finance))
+    assert search(client, world.a.admin, "orders", tag="nonexistent") == []
+
+
+def test_popularity_breaks_ties(client: TestClient, world: World, shops: dict[str, Any], sessions) -> None:  # type: ignore[no-untyped-def]
+    before = names(search(client, world.a.admin, "orders", type="table"))
+    assert set(before[:2]) == {"open.main.orders", "shop.main.orders"}
+    loser = before[1]
+    with transaction(sessions, world.a.id) as session:
+        session.execute(update(Resource).where(Resource.qualified_name == loser).values(source_popularity=5000))
+    assert names(search(client, world.a.admin, "orders", type="table"))[0] == loser
+
+
+def test_bad_queries(client: TestClient, world: World, shops: dict[str, Any]) -> None:
+    assert client.get("/api/v1/search", params={"q": ""}, headers=world.a.viewer.headers).status_code == 422
+    for q in ['"', "*", "AND OR NOT", "NEAR(", "a:b", "'; DROP TABLE resource; --", "\u0000"]:
+        response = client.get("/api/v1/search", params={"q": q}, headers=world.a.viewer.headers)
+        assert response.status_code == 200, (q, response.text)
