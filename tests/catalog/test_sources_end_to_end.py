@@ -92,15 +92,15 @@ def test_dbt_nodes_are_linked_to_the_warehouse_tables_they_build(
     run = sync(client, world.a.admin, dbt["id"])
     assert run["status"] == "succeeded", run["error"]
     everything = by_name(client, world.a.viewer)
-    model = everything["jaffle_shop.main.customers"]
+    model = everything["model.jaffle_shop.customers"]
     assert model["kind"] == "model" and model["description"].startswith("Customer overview data mart")
     table = everything["jaffle.main.customers"]
     upstream = client.get(f"/api/v1/resources/{table['id']}/lineage", headers=world.a.viewer.headers).json()["upstream"]
     assert [r["id"] for r in upstream] == [model["id"]]
     # the dbt source is fed by the raw warehouse table; the staging model reads the source
     raw_table = everything["jaffle.raw.raw_customers"]
-    source = next(r for name, r in everything.items() if name.startswith("jaffle_shop.") and r["kind"] == "source"
-                  and r["name"] == "raw_customers")
+    source = everything["source.jaffle_shop.ecom.raw_customers"]
+    assert source["kind"] == "source"
     downstream = client.get(f"/api/v1/resources/{raw_table['id']}/lineage", params={"depth": 3},
                             headers=world.a.viewer.headers).json()["downstream"]
     assert source["id"] in {r["id"] for r in downstream}

@@ -97,7 +97,8 @@ def plan(snapshot: Snapshot) -> Plan:
     edges: set[tuple[str, str]] = set()
     for index, table in enumerate(snapshot.tables):
         ext = table_ext[index]
-        qualified = f"{db}.{table.schema}.{table.name}"
+        # dbt's unique_id is what dbt users know, and it stays unique where a seed and a source share a relation.
+        qualified = table.unique_id or f"{db}.{table.schema}.{table.name}"
         properties: dict[str, Any] = dict(table.properties)
         if table.foreign_keys:
             properties["foreign_keys"] = [

@@ -23,8 +23,8 @@ from datadesk.access.policy import Action, require
 from datadesk.catalog import links, search
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.integrations import connector, get_integration
-from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, SyncRun
-from datadesk.catalog.snapshot_plan import Plan, plan
+from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
+from datadesk.catalog.snapshot_plan import Plan, Planned, plan
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
 from datadesk.db import StoreSession, new_id, transaction, utcnow
 from datadesk.errors import NotFound
@@ -34,6 +34,7 @@ log = logging.getLogger("datadesk.sync")
 STALE_AFTER = timedelta(seconds=120)
 HEARTBEAT_SECONDS = 5.0
 CHUNK = 500
+WRITE_CHUNK = 5000
 _table = cast(Table, Resource.__table__)
 
 
@@ -269,11 +270,24 @@ def apply(
     ids = {ext: row.id for ext, row in existing.items()}
     for item in planned.resources:
         ids.setdefault(item.external_id, new_id())
+    inherited = resource_teams.integration_teams(session, workspace_id, integration.id)
+    curated_teams = resource_teams.teams_of(session, [e.id for e in existing.values() if e.teams_curated])
+
+    def teams_for(item: Planned) -> list[str]:
+        own = curated_teams.get(ids[item.external_id])
+        if own:
+            return own
+        parent = ids.get(item.parent) if item.parent else None
+        if item.type == "column" and parent in curated_teams:
+            return curated_teams[parent]
+        return inherited
+
+    team_rows: list[dict[str, Any]] = []
+    revived: dict[str, list[str]] = {}
     now = utcnow()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     refreshes: list[dict[str, Any]] = []
-    fresh_ids: list[str] = []  # new or back from deletion: need Teams and a search scope
     tag_plan: dict[str, list[str]] = {}
     owner_plan: dict[str, str] = {}
     terms: set[str] = set()
@@ -325,6 +339,7 @@ def apply(
             "search_body": search_body,
             "updated_at": now,
             "deleted_at": None,
+            "search_scope": resource_teams.scope_of(teams_for(item)),
         }
         if old is None:
             inserts.append(
@@ -340,15 +355,17 @@ def apply(
                     "owners_curated": False,
                     "teams_curated": False,
                     "query_count": 0,
-                    "search_scope": "",
                 }
             )
-            fresh_ids.append(ids[item.external_id])
+            team_rows += [
+                {"workspace_id": workspace_id, "resource_id": ids[item.external_id], "team_id": t}
+                for t in teams_for(item)
+            ]
             stats.created += 1
         else:
             updates.append({"b_id": old.id, **values})
             if old.deleted:
-                fresh_ids.append(old.id)
+                revived[old.id] = teams_for(item)
             stats.updated += 1
         rid = ids[item.external_id]
         if old is None or not old.tags_curated:
@@ -361,10 +378,15 @@ def apply(
     stats.refreshed = len(refreshes)
 
     progress(0, len(inserts) + len(updates), "writing")
-    for start in range(0, len(inserts), CHUNK):
-        session.execute(insert(Resource), inserts[start : start + CHUNK])
-        progress(start + CHUNK, len(inserts) + len(updates), "writing")
+    # Core statements: the ORM's per-row bookkeeping costs more than the writes at this size.
     connection = session.connection()
+    for start in range(0, len(inserts), WRITE_CHUNK):
+        connection.execute(_table.insert(), inserts[start : start + WRITE_CHUNK])
+        progress(start + WRITE_CHUNK, len(inserts) + len(updates), "writing")
+    if team_rows:
+        connection.execute(cast(Table, ResourceTeam.__table__).insert(), team_rows)
+    if revived:
+        resource_teams.write(session, workspace_id, revived)
     if updates:
         columns = [k for k in updates[0] if k != "b_id"]
         statement = _table.update().where(_table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in columns})
@@ -386,7 +408,6 @@ def apply(
         )
     _write_tags(session, workspace_id, tag_plan)
     _write_source_owners(session, workspace_id, owner_plan)
-    _assign_teams(session, workspace_id, integration.id, fresh_ids)
     _write_edges(session, workspace_id, integration.id, planned, ids)
     search.remember_terms(session, workspace_id, terms)
     links.relink_dbt(session, workspace_id)
@@ -470,31 +491,6 @@ def _write_source_owners(session: StoreSession, workspace_id: str, owner_plan: d
             rows.append({"workspace_id": workspace_id, "resource_id": rid, "kind": "team", "owner_id": teams[key]})
     if rows:
         session.execute(insert(ResourceOwner), rows)
-
-
-def _assign_teams(session: StoreSession, workspace_id: str, integration_id: str, resource_ids: list[str]) -> None:
-    if not resource_ids:
-        return
-    inherited = resource_teams.integration_teams(session, workspace_id, integration_id)
-    wanted = set(resource_ids)
-    rows = session.execute(
-        select(Resource.id, Resource.parent_id, Resource.type, Resource.teams_curated).where(
-            Resource.integration_id == integration_id, Resource.deleted_at.is_(None)
-        )
-    ).all()
-    curated_parents = {r.id for r in rows if r.teams_curated}
-    parent_teams = resource_teams.teams_of(session, curated_parents)
-    plan_: dict[str, list[str]] = {}
-    for row in rows:
-        if row.id not in wanted:
-            continue
-        if row.teams_curated:
-            plan_[row.id] = resource_teams.teams_of(session, [row.id]).get(row.id, inherited)
-        elif row.type == "column" and row.parent_id in parent_teams:
-            plan_[row.id] = parent_teams[row.parent_id]
-        else:
-            plan_[row.id] = inherited
-    resource_teams.write(session, workspace_id, plan_)
 
 
 def _write_edges(
