@@ -186,7 +186,7 @@ def test_owners_and_tags(enriched: Snapshot) -> None:
 
 def test_exposures_become_dashboards(enriched: Snapshot) -> None:
     [dashboard] = enriched.dashboards  # the disabled one is left out
-    assert dashboard.name == "weekly_revenue"
+    assert dashboard.name == "Weekly revenue"  # the label, when there is one
     assert dashboard.unique_id == "exposure.jaffle_shop.weekly_revenue"
     assert (dashboard.description, dashboard.url) == ("Revenue by week and store", "https://bi.example.com/d/42")
     assert dashboard.owner == "Nick Misasi <nick@example.com>"

@@ -255,7 +255,7 @@ def _exposure(uid: str, exposure: Json, tables: dict[str, TableMeta]) -> Dashboa
     owner = exposure.get("owner") or {}
     upstream_ids = _upstream_ids(exposure, tables)
     return DashboardMeta(
-        name=exposure["name"],
+        name=exposure.get("label") or exposure["name"],  # label is the human name (dbt 1.3+)
         description=exposure.get("description") or "",
         url=exposure.get("url") or "",
         owner=_person(owner) if owner else _owner(exposure.get("meta")),
