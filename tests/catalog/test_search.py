@@ -57,8 +57,11 @@ def test_descriptions_tags_and_column_text_are_searched(
     client: TestClient, world: World, shops: dict[str, Any]
 ) -> None:
     items = shops["open_resources"]["open.main.order_items"]
-    client.patch(f"/api/v1/resources/{items['id']}",
-                 json={"description": "Line items of each basket.", "tags": ["ledger"]}, headers=world.a.editor.headers)
+    client.patch(
+        f"/api/v1/resources/{items['id']}",
+        json={"description": "Line items of each basket.", "tags": ["ledger"]},
+        headers=world.a.editor.headers,
+    )
     assert names(search(client, world.a.viewer, "basket"))[0] == "open.main.order_items"
     assert names(search(client, world.a.viewer, "ledger"))[0] == "open.main.order_items"
     # a table is found through its columns' names

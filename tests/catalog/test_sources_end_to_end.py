@@ -53,8 +53,10 @@ def test_mariadb_source(client: TestClient, world: World) -> None:
         database = url.rsplit("/", 1)[1]
         conn = pymysql.connect(host="127.0.0.1", user="root", database=database, autocommit=True)
         with conn.cursor() as cursor:
-            cursor.execute("CREATE TABLE campaigns (id INT PRIMARY KEY, name VARCHAR(100) COMMENT 'Public name')"
-                           " COMMENT='Marketing campaigns'")
+            cursor.execute(
+                "CREATE TABLE campaigns (id INT PRIMARY KEY, name VARCHAR(100) COMMENT 'Public name')"
+                " COMMENT='Marketing campaigns'"
+            )
         integration = add_integration(client, world.a.admin, "maria", "mysql", {"url": url})
         assert sync(client, world.a.admin, integration["id"])["status"] == "succeeded"
         with conn.cursor() as cursor:
@@ -86,8 +88,13 @@ def test_dbt_nodes_are_linked_to_the_warehouse_tables_they_build(
 ) -> None:
     warehouse = build_jaffle_warehouse(tmp_path / "jaffle.duckdb")
     dwh = add_integration(client, world.a.admin, "dwh", "duckdb", {"url": f"duckdb:///{warehouse}"})
-    dbt = add_integration(client, world.a.admin, "dbt", "dbt", {
-        "manifest_path": str(JAFFLE / "manifest.json"), "catalog_path": str(JAFFLE / "catalog.json")})
+    dbt = add_integration(
+        client,
+        world.a.admin,
+        "dbt",
+        "dbt",
+        {"manifest_path": str(JAFFLE / "manifest.json"), "catalog_path": str(JAFFLE / "catalog.json")},
+    )
     assert sync(client, world.a.admin, dwh["id"])["status"] == "succeeded"
     run = sync(client, world.a.admin, dbt["id"])
     assert run["status"] == "succeeded", run["error"]
@@ -101,8 +108,9 @@ def test_dbt_nodes_are_linked_to_the_warehouse_tables_they_build(
     raw_table = everything["jaffle.raw.raw_customers"]
     source = everything["source.jaffle_shop.ecom.raw_customers"]
     assert source["kind"] == "source"
-    downstream = client.get(f"/api/v1/resources/{raw_table['id']}/lineage", params={"depth": 3},
-                            headers=world.a.viewer.headers).json()["downstream"]
+    downstream = client.get(
+        f"/api/v1/resources/{raw_table['id']}/lineage", params={"depth": 3}, headers=world.a.viewer.headers
+    ).json()["downstream"]
     assert source["id"] in {r["id"] for r in downstream}
     assert "stg_customers" in {r["name"] for r in downstream}
     # re-syncing either side keeps the links and changes nothing

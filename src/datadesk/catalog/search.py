@@ -7,6 +7,7 @@ the resource, so the index itself narrows to the caller's Teams; visible_resourc
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    case,
     exists,
     func,
     insert,
@@ -163,18 +163,20 @@ def query_words(session: StoreSession, workspace_id: str, q: str) -> list[list[s
     return result
 
 
-def _fts5_match(groups: list[list[str]], scope: list[str]) -> str:
+def _fts5_match(groups: list[list[str]], scope: list[str], names_only: bool = False) -> str:
     def alternatives(group: list[str]) -> str:
         options = [f'"{group[0]}"*'] + [f'"{c}"*' for c in group[1:]]
         return "(" + " OR ".join(options) + ")"
 
     content = " AND ".join(alternatives(g) for g in groups)
     teams = " OR ".join(f'"{t}"' for t in scope)
-    return f"{{search_name search_body}} : ({content}) AND search_scope : ({teams})"
+    columns = "search_name" if names_only else "search_name search_body"
+    return f"{{{columns}}} : ({content}) AND search_scope : ({teams})"
 
 
-def _tsquery(groups: list[list[str]], scope: list[str]) -> str:
-    content = " & ".join("(" + " | ".join(f"{w}:*" for w in g) + ")" for g in groups)
+def _tsquery(groups: list[list[str]], scope: list[str], names_only: bool = False) -> str:
+    weight = "A" if names_only else ""  # search_name is weight A in the tsvector
+    content = " & ".join("(" + " | ".join(f"{w}:*{weight}" for w in g) + ")" for g in groups)
     return f"({content}) & ({' | '.join(scope)})"
 
 
@@ -189,59 +191,114 @@ def search(
     integration_id: str | None = None,
     limit: int = 20,
 ) -> list[Hit]:
-    """Ranked resources matching q that the caller can see, filters applied inside the query."""
+    """Ranked resources matching q that the caller can see; visibility and filters inside the queries.
+
+    First the index alone picks the best candidates among resources of the caller's Teams (cheap even
+    with a million rows), then one query keeps those the caller can see and that pass the filters, and
+    they are ranked with popularity, name and type. When that leaves too few, the whole match is ranked.
+    """
     groups = query_words(session, caller.workspace_id, q)
     scope = scope_tokens(caller)
     if not groups or not scope:
         return []
-    dialect = session.get_bind().dialect.name
-    popularity = func.ln(1 + Resource.source_popularity + Resource.query_count) * POPULARITY_WEIGHT
-    if dialect == "sqlite":
-        # bm25() is lower for better matches; flip it so larger is better, as on PostgreSQL.
-        relevance: ColumnElement[float] = -func.bm25(literal_column("resource_fts"), 10.0, 2.0, 0.0)
-        query = (
-            select(Resource, relevance.label("relevance"))
-            .select_from(resource_fts)
-            .join(Resource, literal_column("resource.rowid") == resource_fts.c.rowid)
-            .where(literal_column("resource_fts").op("MATCH")(_fts5_match(groups, scope)))
-        )
-    else:
-        tsquery = func.to_tsquery("simple", _tsquery(groups, scope))
-        vector: ColumnElement[Any] = literal_column("resource.search_vector")
-        relevance = func.ts_rank(vector, tsquery) * 10
-        query = select(Resource, relevance.label("relevance")).where(vector.op("@@")(tsquery))
-    query = query.where(visible_resources(caller))
-    if type:
-        query = query.where(Resource.type == type)
-    if integration_id:
-        query = query.where(Resource.integration_id == integration_id)
-    if tag:
-        query = query.where(
-            exists().where(and_(ResourceTag.resource_id == Resource.id, ResourceTag.tag == tag.strip().lower()))
-        )
-    if team_id:
-        query = query.where(
-            exists().where(and_(ResourceTeam.resource_id == Resource.id, ResourceTeam.team_id == team_id))
-        )
-    phrase = " ".join(words(q))
-    exact = case(
-        (func.lower(Resource.name).in_([q.strip().lower(), phrase, phrase.replace(" ", "_")]), EXACT_NAME_BOOST),
-        else_=0.0,
-    )
-    kind = case(*[(Resource.type == t, b) for t, b in TYPE_BOOST.items()], else_=0.0)
-    score = (relevance + popularity + exact + kind).label("score")
-    query = query.add_columns(score).order_by(score.desc(), Resource.qualified_name).limit(limit)
-    hits = []
-    for row in session.execute(query):
-        resource, total = row[0], row[-1]
-        hits.append(
-            Hit(
-                resource.id,
-                resource.type,
-                resource.name,
-                resource.qualified_name,
-                resource.description,
-                round(float(total), 4),
-            )
-        )
+    filters = _Filters(type, tag.strip().lower() if tag else None, team_id, integration_id)
+    cap = FILTERED_CANDIDATES if filters.any else CANDIDATES
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    # Names first: they are the better matches and far fewer, so ranking them is cheap.
+    hits: list[Hit] = []
+    for names_only, candidate_cap in ((True, cap), (False, cap), (False, None)):
+        candidates = _candidates(session, sqlite, groups, scope, candidate_cap, names_only=names_only)
+        hits = _rank(session, caller, q, sqlite, candidates, filters, limit)
+        if len(hits) >= limit or (candidate_cap is not None and len(candidates) < candidate_cap and not names_only):
+            break
     return hits
+
+
+CANDIDATES = 200
+FILTERED_CANDIDATES = 2000
+
+
+@dataclass(frozen=True)
+class _Filters:
+    type: str | None
+    tag: str | None
+    team_id: str | None
+    integration_id: str | None
+
+    @property
+    def any(self) -> bool:
+        return any((self.type, self.tag, self.team_id, self.integration_id))
+
+
+def _candidates(
+    session: StoreSession,
+    sqlite: bool,
+    groups: list[list[str]],
+    scope: list[str],
+    cap: int | None,
+    *,
+    names_only: bool = False,
+) -> dict[Any, float]:
+    """Index keys (SQLite rowid or resource id) of the best matches in the caller's Teams, with relevance."""
+    if sqlite:
+        bm25 = func.bm25(literal_column("resource_fts"), 10.0, 2.0, 0.0)
+        query = (
+            select(resource_fts.c.rowid, bm25)
+            .where(literal_column("resource_fts").op("MATCH")(_fts5_match(groups, scope, names_only)))
+            .order_by(bm25)
+        )
+        if cap is not None:
+            query = query.limit(cap)
+        # bm25() is lower for better matches; flip it so larger is better, as on PostgreSQL.
+        return {rowid: -float(rank) for rowid, rank in session.execute(query)}
+    tsquery = func.to_tsquery("simple", _tsquery(groups, scope, names_only))
+    vector: ColumnElement[Any] = literal_column("resource.search_vector")
+    rank = func.ts_rank(vector, tsquery) * 10
+    pg_query = select(Resource.id, rank).where(vector.op("@@")(tsquery)).order_by(rank.desc())
+    if cap is not None:
+        pg_query = pg_query.limit(cap)
+    return {rid: float(value) for rid, value in session.execute(pg_query)}
+
+
+def _rank(
+    session: StoreSession,
+    caller: Caller,
+    q: str,
+    sqlite: bool,
+    candidates: dict[Any, float],
+    filters: _Filters,
+    limit: int,
+) -> list[Hit]:
+    if not candidates:
+        return []
+    key: ColumnElement[Any] = literal_column("resource.rowid") if sqlite else Resource.__table__.c.id
+    phrase = " ".join(words(q))
+    exact_names = {q.strip().lower(), phrase, phrase.replace(" ", "_")}
+    scored: list[tuple[float, str, Hit]] = []
+    keys = list(candidates)
+    for start in range(0, len(keys), 5000):
+        query = select(Resource, key).where(key.in_(keys[start : start + 5000]), visible_resources(caller))
+        if filters.type:
+            query = query.where(Resource.type == filters.type)
+        if filters.integration_id:
+            query = query.where(Resource.integration_id == filters.integration_id)
+        if filters.tag:
+            query = query.where(
+                exists().where(and_(ResourceTag.resource_id == Resource.id, ResourceTag.tag == filters.tag))
+            )
+        if filters.team_id:
+            query = query.where(
+                exists().where(and_(ResourceTeam.resource_id == Resource.id, ResourceTeam.team_id == filters.team_id))
+            )
+        for resource, index_key in session.execute(query):
+            score = (
+                candidates[index_key]
+                + POPULARITY_WEIGHT * math.log(1 + resource.source_popularity + resource.query_count)
+                + (EXACT_NAME_BOOST if resource.name.lower() in exact_names else 0.0)
+                + TYPE_BOOST.get(resource.type, 0.0)
+            )
+            summary = resource.description or resource.definition[:300]
+            hit = Hit(resource.id, resource.type, resource.name, resource.qualified_name, summary, round(score, 4))
+            scored.append((-score, resource.qualified_name, hit))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [hit for _, _, hit in scored[:limit]]

@@ -321,7 +321,8 @@ def update(*, session: StoreSession, caller: Caller, resource_id: str, changes: 
     reindex(session, [resource.id])
     if resource.type == "column" and resource.parent_id:
         reindex(session, [resource.parent_id])
-    return get_detail(session=session, caller=caller, resource_id=resource.id)
+    # Not get_detail(): an editor who moves a resource out of their Teams still gets the answer.
+    return details(session, caller, [resource])[0]
 
 
 def _set_links(session: StoreSession, caller: Caller, resource: Resource, target_ids: list[str]) -> None:

@@ -12,6 +12,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
@@ -485,6 +486,9 @@ def _write_source_owners(session: StoreSession, workspace_id: str, owner_plan: d
     rows = []
     for rid, owner in owner_plan.items():
         key = owner.strip().lower()
+        address = parseaddr(owner)[1].lower()  # "Fiona <fiona@acme.com>" names a member too
+        if address in users:
+            key = address
         if key in users:
             rows.append({"workspace_id": workspace_id, "resource_id": rid, "kind": "user", "owner_id": users[key]})
         elif key in teams:
