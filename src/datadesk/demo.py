@@ -1,4 +1,4 @@
-"""The demo workspace on the embedded store: Teams, members and (once synced) a documented catalog."""
+"""The demo workspace on the embedded store: Teams, members and a synced, documented sample warehouse."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
+from datadesk.ai import settings as ai_settings
+from datadesk.catalog import integrations, service, sync
+from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession, transaction
+from datadesk.demo_data import content, warehouse
 from datadesk.identity import service as identity
-from datadesk.identity.models import Role, Workspace
+from datadesk.identity.models import Role, Team, Workspace
 from datadesk.settings import Settings
+from datadesk.sql import permissions
 
 SLUG = "demo"
 TEAMS = ("Finance", "Marketing", "Engineering")
@@ -29,23 +34,54 @@ class Login:
 
 # Printed at start-up; the demo serves on 127.0.0.1 only unless told otherwise.
 LOGINS = (
-    Login(SLUG, "admin@demo.datadesk.dev", "demo-admin-pass", "admin", ("Everyone", *TEAMS)),
-    Login(SLUG, "fiona@demo.datadesk.dev", "demo-fiona-pass", "editor", ("Everyone", "Finance")),
-    Login(SLUG, "mark@demo.datadesk.dev", "demo-mark-pass", "viewer", ("Everyone", "Marketing")),
+    Login(SLUG, content.ADMIN, "demo-admin-pass", "admin", ("Everyone", *TEAMS)),
+    Login(SLUG, content.FIONA, "demo-fiona-pass", "editor", ("Everyone", "Finance")),
+    Login(SLUG, content.MARK, "demo-mark-pass", "viewer", ("Everyone", "Marketing")),
 )
 
 
 def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: Console) -> list[Login]:
-    """Create the demo workspace once; later runs keep it as it is."""
+    """Create the demo workspace once, with its synced and documented catalog; later runs keep it."""
     with transaction(sessions) as session:
-        existing = session.scalar(select(Workspace).where(Workspace.slug == SLUG))
-        if existing is None:
-            progress.print("Creating the demo workspace...")
-            _create(session)
+        if session.scalar(select(Workspace.id).where(Workspace.slug == SLUG)) is not None:
+            return list(LOGINS)
+    progress.print("Building the sample warehouse...")
+    files = warehouse.build(settings.home / "demo-warehouse")
+    with transaction(sessions) as session:
+        workspace_id = _create_people(session)
+        operator = _operator(session, workspace_id)
+        dwh = integrations.create_integration(
+            session=session,
+            caller=operator,
+            secret_key=settings.secret_key,
+            name="Acme warehouse",
+            type="duckdb",
+            config={"url": f"duckdb:///{files.duckdb_path}"},
+            team_ids=[],
+        ).id
+        dbt = integrations.create_integration(
+            session=session,
+            caller=operator,
+            secret_key=settings.secret_key,
+            name="acme_analytics (dbt)",
+            type="dbt",
+            config={"manifest_path": str(files.manifest_path), "catalog_path": str(files.catalog_path)},
+            team_ids=[],
+        ).id
+    for integration_id, label in ((dwh, "warehouse"), (dbt, "dbt project")):
+        progress.print(f"Syncing the {label}...")
+        run, _ = sync.run_now(sessions, settings.secret_key, operator, integration_id)
+        if run.status != "succeeded":
+            raise RuntimeError(f"the demo {label} did not sync: {run.error}")
+    progress.print("Adding documentation, glossary and access rules...")
+    with transaction(sessions, workspace_id) as session:
+        operator = _operator(session, workspace_id)
+        _document(session, operator, dwh)
+        _allow_sql(session, operator, settings.secret_key, dwh)
     return list(LOGINS)
 
 
-def _create(session: StoreSession) -> None:
+def _create_people(session: StoreSession) -> str:
     workspace = identity.create_workspace(session=session, slug=SLUG, name="Demo: Acme Analytics")
     session.seal(workspace.id)
     operator = Caller.operator(workspace.id)
@@ -57,3 +93,82 @@ def _create(session: StoreSession) -> None:
         for team_name in login.teams:
             if team_name in teams:
                 identity.add_team_member(session=session, caller=operator, team_id=teams[team_name].id, user_id=user.id)
+    return workspace.id
+
+
+def _operator(session: StoreSession, workspace_id: str) -> Caller:
+    session.seal(workspace_id)
+    return Caller.operator(workspace_id, frozenset(session.scalars(select(Team.id))))
+
+
+def _document(session: StoreSession, operator: Caller, warehouse_id: str) -> None:
+    """Teams per schema, owners, tags, curated descriptions, glossary terms and documents."""
+    resources = {
+        r.qualified_name: r
+        for r in session.scalars(
+            select(Resource).where(Resource.integration_id == warehouse_id, Resource.deleted_at.is_(None))
+        )
+    }
+    teams = {t.name: t.id for t in session.scalars(select(Team))}
+    members = {u.email: u.id for _, u, _ in identity.list_members(session=session, caller=operator)}
+
+    def owner(kind: str, name: str) -> tuple[str, str]:
+        return (kind, members[name] if kind == "user" else teams[name])
+
+    for name, resource in resources.items():
+        if resource.type in ("table", "view"):
+            team = content.TEAM_OF_SCHEMA.get(name.split(".")[1])
+            if team:
+                service.update(
+                    session=session,
+                    caller=operator,
+                    resource_id=resource.id,
+                    changes=service.Changes(team_ids=[teams[team]]),
+                )
+    for name, owners in content.OWNERS.items():
+        service.update(
+            session=session,
+            caller=operator,
+            resource_id=resources[name].id,
+            changes=service.Changes(owners=[owner(k, v) for k, v in owners]),
+        )
+    for name, tags in content.TAGS.items():
+        service.update(
+            session=session, caller=operator, resource_id=resources[name].id, changes=service.Changes(tags=tags)
+        )
+    for name, text in content.CURATED_DESCRIPTIONS.items():
+        service.update(
+            session=session, caller=operator, resource_id=resources[name].id, changes=service.Changes(description=text)
+        )
+    for term in content.GLOSSARY:
+        service.create(
+            session=session,
+            caller=operator,
+            type="glossary_term",
+            name=term.name,
+            definition=term.definition,
+            team_ids=[teams[term.team]] if term.team else [],
+            links=[resources[n].id for n in term.links],
+        )
+    for document in content.DOCUMENTS:
+        service.create(
+            session=session,
+            caller=operator,
+            type="document",
+            name=document.title,
+            description=document.body,
+            team_ids=[teams[document.team]] if document.team else [],
+            links=[resources[n].id for n in document.links],
+        )
+
+
+def _allow_sql(session: StoreSession, operator: Caller, secret_key: str, warehouse_id: str) -> None:
+    """Show the two-key rule: Run SQL on; Finance and admins may query, admins may read PII."""
+    ai_settings.update(session=session, caller=operator, secret_key=secret_key, changes={"run_sql_enabled": True})
+    finance = session.scalar(select(Team.id).where(Team.name == "Finance"))
+    permissions.replace(
+        session=session,
+        caller=operator,
+        integration_id=warehouse_id,
+        grants={"query_access": [f"team:{finance}", "role:admin"], "sensitive_access": ["role:admin"]},
+    )

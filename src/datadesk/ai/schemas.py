@@ -1,0 +1,119 @@
+"""Pydantic shapes of the AI API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class AiSettingsIn(BaseModel):
+    """PUT /settings/ai: fields left out keep their value; api_key is write-only ("" clears it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    provider: Literal["local", "openai", "anthropic"] | None = None
+    model: Annotated[str, StringConstraints(max_length=200)] | None = None
+    base_url: Annotated[str, StringConstraints(max_length=500)] | None = None
+    api_key: Annotated[str, StringConstraints(max_length=500)] | None = None
+    sensitive_to_self_hosted: bool | None = None
+    run_sql_enabled: bool | None = None
+    custom_instructions: Annotated[str, StringConstraints(max_length=8000)] | None = None
+    prompt_retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    sensitive_tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = None
+    daily_token_budget: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    sql_row_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    sql_timeout_seconds: Annotated[int, Field(ge=1, le=600)] | None = None
+
+
+class AiSettingsOut(BaseModel):
+    enabled: bool
+    provider: str
+    model: str
+    base_url: str
+    api_key_set: bool
+    sensitive_to_self_hosted: bool
+    run_sql_enabled: bool
+    custom_instructions: str
+    prompt_retention_days: int
+    sensitive_tags: list[str]
+    daily_token_budget: int
+    sql_row_cap: int
+    sql_timeout_seconds: int
+    host: str
+    region: str
+
+
+class AskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    conversation_id: str | None = None
+
+
+class Citation(BaseModel):
+    resource_id: str
+    name: str
+    type: str
+
+
+class SqlRunOut(BaseModel):
+    integration_id: str
+    sql: str
+    status: str
+    columns: list[dict[str, str]] = []
+    rows: list[list[Any]] = []
+    row_count: int = 0
+    truncated: bool = False
+    error: dict[str, str] | None = None
+
+
+class Disclosure(BaseModel):
+    provider: str
+    host: str
+    region: str
+    resource_ids: list[str]
+    bytes: int
+
+
+class AskOut(BaseModel):
+    prompt_id: str
+    conversation_id: str
+    answer: str
+    citations: list[Citation]
+    sql_runs: list[SqlRunOut]
+    provider: str
+    model: str
+    disclosure: Disclosure
+
+
+class PromptOut(AskOut):
+    question: str
+    status: str
+    error_code: str = ""
+    created_at: datetime
+
+
+class PromptList(BaseModel):
+    prompts: list[PromptOut]
+
+
+class LlmCallOut(BaseModel):
+    id: str
+    at: datetime
+    user_id: str | None
+    provider: str
+    model: str
+    host: str
+    region: str
+    request_bytes: int
+    resource_ids: list[str]
+    payload_sha256: str
+    status: str
+    error_code: str
+
+
+class LlmAudit(BaseModel):
+    entries: list[LlmCallOut]

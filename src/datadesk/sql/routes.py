@@ -1,0 +1,64 @@
+"""HTTP routes for running SQL, the query log and integration permissions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from datadesk.deps import CallerDep, SessionDep, SettingsDep
+from datadesk.http_errors import error_response
+from datadesk.sql import permissions, schemas, service
+
+router = APIRouter()
+
+
+@router.post("/sql", tags=["sql"], response_model=schemas.SqlOut)
+def run_sql(
+    body: schemas.SqlIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> schemas.SqlOut | JSONResponse:
+    outcome = service.run(
+        session=session,
+        caller=caller,
+        secret_key=settings.secret_key,
+        integration_id=body.integration_id,
+        sql=body.sql,
+        limit=body.limit,
+        source="api",
+    )
+    if outcome.error is not None:
+        # Returned, not raised, so the query log entry commits with the refusal.
+        return error_response(outcome.error.status, outcome.error.code, outcome.error.message)
+    return schemas.SqlOut(
+        columns=outcome.columns,
+        rows=outcome.rows,
+        row_count=outcome.row_count,
+        truncated=outcome.truncated,
+        duration_ms=outcome.duration_ms,
+    )
+
+
+@router.get("/sql/runs", tags=["sql"])
+def list_runs(
+    session: SessionDep,
+    caller: CallerDep,
+    all: Annotated[bool, Query(description="Everyone's runs (admins only).")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> schemas.QueryRunList:
+    runs = service.list_runs(session=session, caller=caller, limit=limit, everyone=all)
+    return schemas.QueryRunList(runs=[schemas.QueryRunOut.model_validate(r, from_attributes=True) for r in runs])
+
+
+@router.get("/integrations/{integration_id}/permissions", tags=["integrations"])
+def get_permissions(integration_id: str, session: SessionDep, caller: CallerDep) -> schemas.PermissionsOut:
+    return schemas.PermissionsOut(**permissions.read(session=session, caller=caller, integration_id=integration_id))
+
+
+@router.put("/integrations/{integration_id}/permissions", tags=["integrations"])
+def put_permissions(
+    integration_id: str, body: schemas.Permissions, session: SessionDep, caller: CallerDep
+) -> schemas.PermissionsOut:
+    grants = {k: v for k, v in body.model_dump().items() if v is not None}
+    result = permissions.replace(session=session, caller=caller, integration_id=integration_id, grants=grants)
+    return schemas.PermissionsOut(**result)
