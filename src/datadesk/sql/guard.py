@@ -121,58 +121,25 @@ _DENY: dict[str, _Deny] = {
 _FORBIDDEN: tuple[tuple[type[exp.Expr] | tuple[type[exp.Expr], ...], str], ...] = (
     (exp.Into, "SELECT … INTO is not allowed: it writes to a table, a file or variables."),
     (exp.Lock, "Locking clauses (FOR UPDATE, FOR SHARE, LOCK IN SHARE MODE) are not allowed."),
-    (
-        (exp.DML, exp.Returning, exp.LoadData, exp.Export),
-        "Statements that change data are not allowed, not even inside WITH.",
-    ),
-    (
-        (
-            exp.DDL,
-            exp.Drop,
-            exp.Alter,
-            exp.TruncateTable,
-            exp.Comment,
-            exp.Undrop,
-            exp.Analyze,
-            exp.Grant,
-            exp.Revoke,
-            exp.Cache,
-            exp.Uncache,
-            exp.Refresh,
-            exp.Kill,
-        ),
-        "Statements that change the schema, permissions or the server are not allowed.",
-    ),
-    (
-        (
-            exp.Command,
-            exp.Set,
-            exp.Pragma,
-            exp.Attach,
-            exp.Detach,
-            exp.Install,
-            exp.Use,
-            exp.Transaction,
-            exp.Commit,
-            exp.Rollback,
-            exp.Execute,
-            exp.Declare,
-            exp.Show,
-            exp.Describe,
-            exp.Summarize,
-        ),
-        "Only read-only queries can be run; session, transaction and utility commands cannot.",
-    ),
+    ((exp.DML, exp.Returning, exp.LoadData, exp.Export),
+     "Statements that change data are not allowed, not even inside WITH."),
+    ((exp.DDL, exp.Drop, exp.Alter, exp.TruncateTable, exp.Comment, exp.Undrop, exp.Analyze, exp.Grant,
+      exp.Revoke, exp.Cache, exp.Uncache, exp.Refresh, exp.Kill),
+     "Statements that change the schema, permissions or the server are not allowed."),
+    ((exp.Command, exp.Set, exp.Pragma, exp.Attach, exp.Detach, exp.Install, exp.Use, exp.Transaction,
+      exp.Commit, exp.Rollback, exp.Execute, exp.Declare, exp.Show, exp.Describe, exp.Summarize),
+     "Only read-only queries can be run; session, transaction and utility commands cannot."),
     (exp.NextValueFor, "A read-only query cannot advance a sequence."),
     (exp.SessionParameter, "Server variables (@@…) are not catalog data and cannot be read."),
     (exp.Hint, "Optimizer hints are not allowed."),
-)
+)  # fmt: skip
 
 _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Values)
 _QUERY_START = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.L_PAREN}
 _NOT_A_NAME = {TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA}
 # MySQL runs the text of /*! … */ and /*M! … */ comments, and /*+ … */ hints can SET_VAR limits.
 _MYSQL_EXECUTABLE_COMMENT = re.compile(r"/\*(?:M?!|\+)", re.IGNORECASE)
+_UNICODE_IDENTIFIER = re.compile(r'U&"', re.IGNORECASE)  # spells any name: U&"\0070g_sleep" is pg_sleep
 _DUCKDB_PATHLIKE = re.compile(r"[./\\:~*?]")
 _KEYWORD = re.compile(r"[A-Za-z_]+")
 
@@ -213,6 +180,8 @@ def _check(sql: str, dialect: str, sg_dialect: str) -> Checked:
         raise SqlNotAllowed("Comments that steer the SQL parser are not allowed.")
     if dialect == "mysql" and _MYSQL_EXECUTABLE_COMMENT.search(text):
         raise SqlNotAllowed("MySQL executable comments (/*! … */) and optimizer hints are not allowed.")
+    if dialect in ("postgres", "duckdb") and _UNICODE_IDENTIFIER.search(text):
+        raise SqlNotAllowed('Unicode-escaped identifiers (U&"…") are not allowed.')
 
     tokens = _tokenize(text, sg_dialect)
     _check_tokens(tokens, dialect, after_explain=False)
@@ -223,13 +192,83 @@ def _check(sql: str, dialect: str, sg_dialect: str) -> Checked:
     root = _parse_one(body, sg_dialect)
     _validate(root, dialect)
     tables = _tables(root, sg_dialect)
+    if dialect in ("mysql", "sqlite"):
+        _keep_result_names(root, body, sg_dialect)
 
-    rebuilt = root.sql(dialect=sg_dialect, comments=False, unsupported_level=ErrorLevel.RAISE)
+    # What runs is checked too: the rebuilt text must parse to a tree that passes the same checks,
+    # names the same tables and rebuilds to the very same text.
+    rebuilt = _generate(root, sg_dialect)
+    _check_tokens(_tokenize(rebuilt, sg_dialect), dialect, after_explain=True)
     again = _parse_one(rebuilt, sg_dialect)
     _validate(again, dialect)
-    if _tables(again, sg_dialect) != tables:
+    if _generate(again, sg_dialect) != rebuilt or _tables(again, sg_dialect) != tables:
         raise SqlNotAllowed("The statement could not be checked reliably.")
-    return Checked(sql=prefix + rebuilt, dialect=dialect, tables=tables, expression=root, explain=bool(prefix))
+    return Checked(sql=prefix + rebuilt, dialect=dialect, tables=tables, expression=again, explain=bool(prefix))
+
+
+def _generate(tree: exp.Expr, sg_dialect: str) -> str:
+    # Function names keep their case: a quoted "Name"(…) in PostgreSQL is another function than NAME(…).
+    return tree.sql(dialect=sg_dialect, comments=False, unsupported_level=ErrorLevel.RAISE, normalize_functions=False)
+
+
+_LIST_ENDS = {
+    "FROM", "WHERE", "GROUP_BY", "HAVING", "ORDER_BY", "LIMIT", "UNION", "INTERSECT", "EXCEPT", "WINDOW", "INTO",
+    "FOR", "LOCK", "OFFSET", "FETCH", "SEMICOLON", "QUALIFY",
+}  # fmt: skip
+_SELECT_MODIFIERS = {
+    "DISTINCT", "ALL", "DISTINCTROW", "HIGH_PRIORITY", "STRAIGHT_JOIN", "SQL_SMALL_RESULT", "SQL_BIG_RESULT",
+    "SQL_BUFFER_RESULT", "SQL_NO_CACHE", "SQL_CACHE", "SQL_CALC_FOUND_ROWS",
+}  # fmt: skip
+_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+_NAMED_AS_WRITTEN = (exp.Alias, exp.Column, exp.Star, exp.Literal, exp.Paren, exp.Null, exp.Boolean)
+
+
+def _keep_result_names(root: exp.Expr, body: str, sg_dialect: str) -> None:
+    """Alias unaliased result expressions with their text as written.
+
+    MySQL and SQLite name such a column by its text (`count(*)`); the rebuilt text would otherwise
+    rename it (`COUNT(*)`).
+    """
+    select = root
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    texts = _result_texts(body, sg_dialect)
+    if texts is None or len(texts) != len(select.expressions):
+        return
+    for projection, text in zip(list(select.expressions), texts, strict=True):
+        if not isinstance(projection, _NAMED_AS_WRITTEN) and 0 < len(text) <= 255:
+            projection.replace(exp.alias_(projection.copy(), text, quoted=True))
+
+
+def _result_texts(body: str, sg_dialect: str) -> list[str] | None:
+    """The text of each item in the select list of the outermost SELECT, as written."""
+    tokens = sqlglot.tokenize(body, read=sg_dialect)
+    depth, start = 0, None
+    for index, token in enumerate(tokens):
+        depth += (token.token_type in _OPENING) - (token.token_type in _CLOSING)
+        if depth == 0 and token.token_type == TokenType.SELECT:
+            start = index + 1
+            break
+    if start is None:
+        return None
+    while start < len(tokens) and tokens[start].text.upper() in _SELECT_MODIFIERS:
+        start += 1
+    items: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens[start:]:
+        if depth == 0 and token.token_type.name in _LIST_ENDS:
+            break
+        depth += (token.token_type in _OPENING) - (token.token_type in _CLOSING)
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            items.append([])
+        else:
+            items[-1].append(token)
+    if not all(items):
+        return None
+    return [body[item[0].start : item[-1].end + 1].strip() for item in items]
 
 
 def _tokenize(text: str, sg_dialect: str) -> list[Token]:
@@ -283,6 +322,8 @@ def _check_function_name(name: str, deny: _Deny) -> None:
 def _split_explain(text: str, explain: Token, dialect: str, sg_dialect: str) -> tuple[str, str]:
     """Split `EXPLAIN [options] query` into a canonical prefix and the query text."""
     rest = text[explain.end + 1 :]
+    if not rest.strip(" \t\r\n;"):
+        raise SqlNotAllowed("EXPLAIN needs a query to explain.")
     tokens = _tokenize(rest, sg_dialect)
     index, options = _explain_options(tokens, dialect)
     if index >= len(tokens):
@@ -497,34 +538,31 @@ class _ColumnResolver:
 
     def resolve(self, qualified: exp.Expr, scopes: list[Scope]) -> None:
         by_node = {id(scope.expression): scope for scope in scopes}
-        by_pattern = any(isinstance(node, exp.Columns) for node in qualified.walk())
-        for scope in scopes:
-            self._refuse_unexpanded_stars(scope)
-            if by_pattern:  # DuckDB COLUMNS(regex) picks columns by pattern: count them all
+        for table in qualified.find_all(exp.Table):
+            alias = table.args.get("alias")
+            real = self._real(table)
+            if real is not None and isinstance(alias, exp.TableAlias) and alias.columns:
+                self._read_all(real)  # `users AS u(a, b)` renames by position: count every column
+        if any(isinstance(node, exp.Columns) for node in qualified.walk()):
+            for scope in scopes:  # DuckDB COLUMNS(regex) picks columns by pattern: count them all
                 for source in self._real_sources(scope):
                     self._read_all(source)
-        for column in qualified.find_all(exp.Column, exp.TableColumn):
-            home = self._scope_of(column, by_node)
+        for node in qualified.find_all(exp.Column, exp.TableColumn, exp.Star):
+            home = self._scope_of(node, by_node)
             if home is None:
                 raise SqlNotAllowed("Could not work out which columns the query reads.")
             chain = list(_chain(home))
-            if isinstance(column, exp.Column):
-                self._resolve_column(column, chain)
-                continue
-            real = self._real(_find_source(column.name, chain))  # whole row: `SELECT u FROM users u`
-            if real is not None:
-                self._read_all(real)
-            self._read_candidates(column.name, chain)
-
-    def _refuse_unexpanded_stars(self, scope: Scope) -> None:
-        if not isinstance(scope.expression, exp.Select):
-            return
-        for projection in scope.expression.expressions:
-            star = isinstance(projection, exp.Star) or (
-                isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
-            )
-            if star and self._real_sources(scope):
-                raise SqlNotAllowed("Could not work out which columns `*` stands for here.")
+            if isinstance(node, exp.Column):
+                self._resolve_column(node, chain)
+            elif isinstance(node, exp.TableColumn):  # a whole row: `SELECT u FROM users u`
+                real = self._real(_find_source(node.name, chain))
+                if real is not None:
+                    self._read_all(real)
+                self._read_candidates(node.name, chain)
+            elif not isinstance(node.parent, (exp.Column, exp.Count)):
+                # A bare * the qualifier could not expand (or one inside a function): all it can see.
+                for source in self._real_sources(home):
+                    self._read_all(source)
 
     @staticmethod
     def _scope_of(node: exp.Expr, by_node: dict[int, Scope]) -> Scope | None:

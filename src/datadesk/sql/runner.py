@@ -3,6 +3,10 @@
 This is the second wall behind `guard.check`: even a statement that slipped past the guard meets
 the engine's own read-only mode (and, where the engine has one, a single-statement protocol).
 Each run opens its own connection, always rolls back and always closes it.
+
+Read-only modes stop writes to tables, not what a privileged account may do through functions
+(PostgreSQL superusers' pg_read_file, MariaDB's LOAD_FILE, INTO OUTFILE or SET GLOBAL). The guard
+refuses those; integrations should still connect as a read-only database user.
 """
 
 from __future__ import annotations
