@@ -178,8 +178,12 @@ GLOSSARY: tuple[GlossaryTerm, ...] = (
         "those subscriptions. Monthly churn rate = churned subscriptions / paid subscriptions running at the "
         "start of the month. One row per churned subscription in analytics.fct_churn.",
         "Finance",
-        ("acme.analytics.fct_churn", "acme.finance.subscriptions.canceled_at",
-         "acme.finance.subscriptions.cancel_reason", "acme.analytics.mrr_by_month.churned_mrr_usd"),
+        (
+            "acme.analytics.fct_churn",
+            "acme.finance.subscriptions.canceled_at",
+            "acme.finance.subscriptions.cancel_reason",
+            "acme.analytics.mrr_by_month.churned_mrr_usd",
+        ),
         ("churned subscription", "cancellation", "logo churn"),
     ),
     GlossaryTerm(
@@ -366,14 +370,41 @@ Active users, DAU/MAU and stickiness come from `analytics.product_engagement_dai
 """
 
 DOCUMENTS: tuple[Document, ...] = (
-    Document("How revenue is reported", REVENUE_DOC, "Finance",
-             ("acme.analytics.fct_arr", "acme.analytics.mrr_by_month", "acme.analytics.fct_churn",
-              "acme.finance.mrr_snapshots", "acme.finance.invoices")),
-    Document("Marketing attribution model", ATTRIBUTION_DOC, "Marketing",
-             ("acme.marketing.attribution_touches", "acme.marketing.campaigns", "acme.analytics.marketing_funnel")),
-    Document("Data access policy", ACCESS_DOC, None,
-             ("acme.finance.accounts", "acme.marketing.leads", "acme.marketing.web_sessions", "acme.product.users",
-              "acme.product.user_profiles_legacy", "acme.analytics.dim_customers")),
-    Document("Product analytics event guide", EVENTS_DOC, "Engineering",
-             ("acme.product.events", "acme.product.feature_usage", "acme.analytics.product_engagement_daily")),
+    Document(
+        "How revenue is reported",
+        REVENUE_DOC,
+        "Finance",
+        (
+            "acme.analytics.fct_arr",
+            "acme.analytics.mrr_by_month",
+            "acme.analytics.fct_churn",
+            "acme.finance.mrr_snapshots",
+            "acme.finance.invoices",
+        ),
+    ),
+    Document(
+        "Marketing attribution model",
+        ATTRIBUTION_DOC,
+        "Marketing",
+        ("acme.marketing.attribution_touches", "acme.marketing.campaigns", "acme.analytics.marketing_funnel"),
+    ),
+    Document(
+        "Data access policy",
+        ACCESS_DOC,
+        None,
+        (
+            "acme.finance.accounts",
+            "acme.marketing.leads",
+            "acme.marketing.web_sessions",
+            "acme.product.users",
+            "acme.product.user_profiles_legacy",
+            "acme.analytics.dim_customers",
+        ),
+    ),
+    Document(
+        "Product analytics event guide",
+        EVENTS_DOC,
+        "Engineering",
+        ("acme.product.events", "acme.product.feature_usage", "acme.analytics.product_engagement_daily"),
+    ),
 )

@@ -34,8 +34,11 @@ CREATED_AT = 1793512721.0  # 2026-11-01T05:58:41Z
 INVOCATION_ID = "6f1c2d3e-4a5b-4c6d-8e7f-a1b2c3d4e5f6"
 TEAM_OF_SOURCE = {"finance": "Finance", "marketing": "Marketing", "product": "Engineering"}
 NO_QUOTING = {"database": None, "schema": None, "identifier": None, "column": None}
-NO_FRESHNESS = {"warn_after": {"count": None, "period": None}, "error_after": {"count": None, "period": None},
-                "filter": None}
+NO_FRESHNESS = {
+    "warn_after": {"count": None, "period": None},
+    "error_after": {"count": None, "period": None},
+    "filter": None,
+}
 
 
 def write(directory: Path, conn: duckdb.DuckDBPyConnection) -> tuple[Path, Path]:
@@ -65,8 +68,10 @@ def manifest() -> Json:
         nodes[uid] = node
     source_nodes = {source_id(schema, table): _source(schema, table) for schema, table in sources()}
     exposures = {f"exposure.{PROJECT}.{e.name}": _exposure(e) for e in EXPOSURES}
-    parent_map = {uid: sorted(item.get("depends_on", {}).get("nodes", []))
-                  for uid, item in {**nodes, **source_nodes, **exposures}.items()}
+    parent_map = {
+        uid: sorted(item.get("depends_on", {}).get("nodes", []))
+        for uid, item in {**nodes, **source_nodes, **exposures}.items()
+    }
     child_map: dict[str, list[str]] = {uid: [] for uid in parent_map}
     for child, parents in parent_map.items():
         for parent in parents:
@@ -109,8 +114,10 @@ def catalog(conn: duckdb.DuckDBPyConnection) -> Json:
     """What `dbt docs generate` reads back from DuckDB for every model and source."""
     relations = _relations(conn)
     nodes = {model_id(m.name): _built(model_id(m.name), relations[TARGET_SCHEMA, m.name]) for m in MODELS}
-    built_sources = {source_id(schema, table): _built(source_id(schema, table), relations[schema, table])
-                     for schema, table in sources()}
+    built_sources = {
+        source_id(schema, table): _built(source_id(schema, table), relations[schema, table])
+        for schema, table in sources()
+    }
     return {
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json",
@@ -131,20 +138,51 @@ def _relation_name(schema: str, name: str) -> str:
 
 
 def _column(name: str, description: str) -> Json:
-    return {"name": name, "description": description, "meta": {}, "data_type": None, "constraints": [],
-            "quote": None, "config": {"meta": {}, "tags": []}, "tags": [], "granularity": None, "doc_blocks": []}
+    return {
+        "name": name,
+        "description": description,
+        "meta": {},
+        "data_type": None,
+        "constraints": [],
+        "quote": None,
+        "config": {"meta": {}, "tags": []},
+        "tags": [],
+        "granularity": None,
+        "doc_blocks": [],
+    }
 
 
 def _config(model: Model) -> Json:
     return {
-        "enabled": True, "alias": None, "schema": None, "database": None, "tags": list(model.tags),
-        "meta": {"owner": model.owner}, "group": None, "materialized": model.materialized,
-        "incremental_strategy": None, "batch_size": None, "lookback": 1, "begin": None,
-        "persist_docs": {"relation": True, "columns": True}, "post-hook": [], "pre-hook": [], "quoting": {},
-        "column_types": {}, "full_refresh": None, "unique_key": None, "on_schema_change": "ignore",
-        "on_configuration_change": "apply", "grants": {}, "packages": [], "docs": {"show": True, "node_color": None},
-        "contract": {"enforced": False, "alias_types": True}, "event_time": None, "concurrent_batches": None,
-        "access": "protected", "freshness": None,
+        "enabled": True,
+        "alias": None,
+        "schema": None,
+        "database": None,
+        "tags": list(model.tags),
+        "meta": {"owner": model.owner},
+        "group": None,
+        "materialized": model.materialized,
+        "incremental_strategy": None,
+        "batch_size": None,
+        "lookback": 1,
+        "begin": None,
+        "persist_docs": {"relation": True, "columns": True},
+        "post-hook": [],
+        "pre-hook": [],
+        "quoting": {},
+        "column_types": {},
+        "full_refresh": None,
+        "unique_key": None,
+        "on_schema_change": "ignore",
+        "on_configuration_change": "apply",
+        "grants": {},
+        "packages": [],
+        "docs": {"show": True, "node_color": None},
+        "contract": {"enforced": False, "alias_types": True},
+        "event_time": None,
+        "concurrent_batches": None,
+        "access": "protected",
+        "freshness": None,
     }
 
 
@@ -153,26 +191,53 @@ def _model(model: Model) -> Json:
     path = f"{model.folder}/{model.name}.sql"
     area = model.folder.rsplit("/", 1)[-1]
     return {
-        "database": spec.CATALOG, "schema": TARGET_SCHEMA, "name": model.name, "resource_type": "model",
-        "package_name": PROJECT, "path": path, "original_file_path": f"models/{path}",
-        "unique_id": model_id(model.name), "fqn": [PROJECT, *model.folder.split("/"), model.name],
-        "alias": model.name, "checksum": {"name": "sha256", "checksum": hashlib.sha256(raw.encode()).hexdigest()},
-        "config": _config(model), "tags": list(model.tags), "description": model.description,
+        "database": spec.CATALOG,
+        "schema": TARGET_SCHEMA,
+        "name": model.name,
+        "resource_type": "model",
+        "package_name": PROJECT,
+        "path": path,
+        "original_file_path": f"models/{path}",
+        "unique_id": model_id(model.name),
+        "fqn": [PROJECT, *model.folder.split("/"), model.name],
+        "alias": model.name,
+        "checksum": {"name": "sha256", "checksum": hashlib.sha256(raw.encode()).hexdigest()},
+        "config": _config(model),
+        "tags": list(model.tags),
+        "description": model.description,
         "columns": {name: _column(name, text) for name, text in model.columns},
-        "meta": {"owner": model.owner}, "group": None, "docs": {"show": True, "node_color": None},
-        "patch_path": f"{PROJECT}://models/{model.folder}/_{area}__models.yml", "build_path": None,
+        "meta": {"owner": model.owner},
+        "group": None,
+        "docs": {"show": True, "node_color": None},
+        "patch_path": f"{PROJECT}://models/{model.folder}/_{area}__models.yml",
+        "build_path": None,
         "unrendered_config": {"materialized": model.materialized, "persist_docs": {"relation": True, "columns": True}},
-        "created_at": CREATED_AT, "relation_name": _relation_name(TARGET_SCHEMA, model.name), "doc_blocks": [],
-        "raw_code": raw, "language": "sql",
+        "created_at": CREATED_AT,
+        "relation_name": _relation_name(TARGET_SCHEMA, model.name),
+        "doc_blocks": [],
+        "raw_code": raw,
+        "language": "sql",
         "refs": [{"name": ref, "package": None, "version": None} for ref in model.refs()],
-        "sources": [[schema, table] for schema, table in model.sources()], "metrics": [], "functions": [],
-        "depends_on": {"macros": [], "nodes": [model_id(r) for r in model.refs()]
-                       + [source_id(s, t) for s, t in model.sources()]},
-        "compiled_path": f"target/compiled/{PROJECT}/models/{path}", "compiled": True,
-        "compiled_code": compile_sql(raw, quoted=True), "extra_ctes_injected": True, "extra_ctes": [],
-        "contract": {"enforced": False, "alias_types": True, "checksum": None}, "access": "protected",
-        "constraints": [], "version": None, "latest_version": None, "deprecation_date": None,
-        "primary_key": [model.columns[0][0]], "time_spine": None,
+        "sources": [[schema, table] for schema, table in model.sources()],
+        "metrics": [],
+        "functions": [],
+        "depends_on": {
+            "macros": [],
+            "nodes": [model_id(r) for r in model.refs()] + [source_id(s, t) for s, t in model.sources()],
+        },
+        "compiled_path": f"target/compiled/{PROJECT}/models/{path}",
+        "compiled": True,
+        "compiled_code": compile_sql(raw, quoted=True),
+        "extra_ctes_injected": True,
+        "extra_ctes": [],
+        "contract": {"enforced": False, "alias_types": True, "checksum": None},
+        "access": "protected",
+        "constraints": [],
+        "version": None,
+        "latest_version": None,
+        "deprecation_date": None,
+        "primary_key": [model.columns[0][0]],
+        "time_spine": None,
     }
 
 
@@ -181,34 +246,73 @@ def _source(schema: str, table: str) -> Json:
     path = f"models/staging/{schema}/_{schema}__sources.yml"
     owner = {"owner": TEAM_OF_SOURCE[schema]}
     return {
-        "database": spec.CATALOG, "schema": schema, "name": table, "resource_type": "source",
-        "package_name": PROJECT, "path": path, "original_file_path": path, "unique_id": source_id(schema, table),
-        "fqn": [PROJECT, "staging", schema, schema, table], "source_name": schema,
-        "source_description": SOURCE_DESCRIPTIONS[schema], "loader": LOADERS[schema], "identifier": table,
-        "quoting": NO_QUOTING, "loaded_at_field": None, "loaded_at_query": None, "freshness": NO_FRESHNESS,
-        "external": None, "description": raw.comment,
+        "database": spec.CATALOG,
+        "schema": schema,
+        "name": table,
+        "resource_type": "source",
+        "package_name": PROJECT,
+        "path": path,
+        "original_file_path": path,
+        "unique_id": source_id(schema, table),
+        "fqn": [PROJECT, "staging", schema, schema, table],
+        "source_name": schema,
+        "source_description": SOURCE_DESCRIPTIONS[schema],
+        "loader": LOADERS[schema],
+        "identifier": table,
+        "quoting": NO_QUOTING,
+        "loaded_at_field": None,
+        "loaded_at_query": None,
+        "freshness": NO_FRESHNESS,
+        "external": None,
+        "description": raw.comment,
         "columns": {c.name: _column(c.name, c.comment) for c in raw.columns if c.comment},
-        "meta": {}, "source_meta": owner, "tags": [schema],
-        "config": {"enabled": True, "event_time": None, "freshness": NO_FRESHNESS, "loaded_at_field": None,
-                   "loaded_at_query": None, "meta": owner, "tags": [], "static_analysis": None},
-        "patch_path": None, "unrendered_config": {"loaded_at_field": None, "loaded_at_query": None, "meta": owner,
-                                                  "tags": []},
-        "relation_name": _relation_name(schema, table), "created_at": CREATED_AT, "unrendered_database": None,
-        "unrendered_schema": schema, "doc_blocks": [],
+        "meta": {},
+        "source_meta": owner,
+        "tags": [schema],
+        "config": {
+            "enabled": True,
+            "event_time": None,
+            "freshness": NO_FRESHNESS,
+            "loaded_at_field": None,
+            "loaded_at_query": None,
+            "meta": owner,
+            "tags": [],
+            "static_analysis": None,
+        },
+        "patch_path": None,
+        "unrendered_config": {"loaded_at_field": None, "loaded_at_query": None, "meta": owner, "tags": []},
+        "relation_name": _relation_name(schema, table),
+        "created_at": CREATED_AT,
+        "unrendered_database": None,
+        "unrendered_schema": schema,
+        "doc_blocks": [],
     }
 
 
 def _exposure(exposure: Exposure) -> Json:
     return {
-        "name": exposure.name, "resource_type": "exposure", "package_name": PROJECT,
-        "path": "marts/_exposures.yml", "original_file_path": "models/marts/_exposures.yml",
-        "unique_id": f"exposure.{PROJECT}.{exposure.name}", "fqn": [PROJECT, "marts", exposure.name],
-        "type": exposure.type, "owner": {"email": exposure.owner_email, "name": exposure.owner_name},
-        "description": exposure.description, "label": exposure.label, "maturity": exposure.maturity, "meta": {},
-        "tags": [], "config": {"enabled": True, "tags": [], "meta": {}}, "unrendered_config": {},
-        "url": exposure.url, "depends_on": {"macros": [], "nodes": [model_id(m) for m in exposure.depends_on]},
-        "refs": [{"name": m, "package": None, "version": None} for m in exposure.depends_on], "sources": [],
-        "metrics": [], "created_at": CREATED_AT,
+        "name": exposure.name,
+        "resource_type": "exposure",
+        "package_name": PROJECT,
+        "path": "marts/_exposures.yml",
+        "original_file_path": "models/marts/_exposures.yml",
+        "unique_id": f"exposure.{PROJECT}.{exposure.name}",
+        "fqn": [PROJECT, "marts", exposure.name],
+        "type": exposure.type,
+        "owner": {"email": exposure.owner_email, "name": exposure.owner_name},
+        "description": exposure.description,
+        "label": exposure.label,
+        "maturity": exposure.maturity,
+        "meta": {},
+        "tags": [],
+        "config": {"enabled": True, "tags": [], "meta": {}},
+        "unrendered_config": {},
+        "url": exposure.url,
+        "depends_on": {"macros": [], "nodes": [model_id(m) for m in exposure.depends_on]},
+        "refs": [{"name": m, "package": None, "version": None} for m in exposure.depends_on],
+        "sources": [],
+        "metrics": [],
+        "created_at": CREATED_AT,
     }
 
 
@@ -217,34 +321,79 @@ def _test(test: DataTest) -> tuple[str, Json]:
     uid = f"test.{PROJECT}.{name}.{hashlib.sha256(name.encode()).hexdigest()[:10]}"
     model = next(m for m in MODELS if m.name == test.model)
     relation = _relation_name(TARGET_SCHEMA, test.model)
-    compiled = (f"select {test.column}\nfrom {relation}\nwhere {test.column} is null\n" if test.test == "not_null"
-                else f"select {test.column}, count(*) as n_records\nfrom {relation}\n"
-                     f"where {test.column} is not null\ngroup by {test.column}\nhaving count(*) > 1\n")
+    compiled = (
+        f"select {test.column}\nfrom {relation}\nwhere {test.column} is null\n"
+        if test.test == "not_null"
+        else f"select {test.column}, count(*) as n_records\nfrom {relation}\n"
+        f"where {test.column} is not null\ngroup by {test.column}\nhaving count(*) > 1\n"
+    )
     yml = f"models/{model.folder}/_{model.folder.rsplit('/', 1)[-1]}__models.yml"
     return uid, {
-        "database": spec.CATALOG, "schema": f"{TARGET_SCHEMA}_dbt_test__audit", "name": name,
-        "resource_type": "test", "package_name": PROJECT, "path": f"{name}.sql", "original_file_path": yml,
-        "unique_id": uid, "fqn": [PROJECT, *model.folder.split("/"), name], "alias": name,
+        "database": spec.CATALOG,
+        "schema": f"{TARGET_SCHEMA}_dbt_test__audit",
+        "name": name,
+        "resource_type": "test",
+        "package_name": PROJECT,
+        "path": f"{name}.sql",
+        "original_file_path": yml,
+        "unique_id": uid,
+        "fqn": [PROJECT, *model.folder.split("/"), name],
+        "alias": name,
         "checksum": {"name": "none", "checksum": ""},
-        "config": {"enabled": True, "alias": None, "schema": "dbt_test__audit", "database": None, "tags": [],
-                   "meta": {}, "group": None, "materialized": "test", "severity": "ERROR", "store_failures": None,
-                   "store_failures_as": None, "where": None, "limit": None, "fail_calc": "count(*)",
-                   "warn_if": "!= 0", "error_if": "!= 0"},
-        "tags": [], "description": "", "columns": {}, "meta": {}, "group": None,
-        "docs": {"show": True, "node_color": None}, "patch_path": None, "build_path": None,
-        "unrendered_config": {}, "created_at": CREATED_AT, "relation_name": None, "doc_blocks": [],
-        "raw_code": f"{{{{ test_{test.test}(**_dbt_generic_test_kwargs) }}}}", "language": "sql",
-        "refs": [{"name": test.model, "package": None, "version": None}], "sources": [], "metrics": [],
+        "config": {
+            "enabled": True,
+            "alias": None,
+            "schema": "dbt_test__audit",
+            "database": None,
+            "tags": [],
+            "meta": {},
+            "group": None,
+            "materialized": "test",
+            "severity": "ERROR",
+            "store_failures": None,
+            "store_failures_as": None,
+            "where": None,
+            "limit": None,
+            "fail_calc": "count(*)",
+            "warn_if": "!= 0",
+            "error_if": "!= 0",
+        },
+        "tags": [],
+        "description": "",
+        "columns": {},
+        "meta": {},
+        "group": None,
+        "docs": {"show": True, "node_color": None},
+        "patch_path": None,
+        "build_path": None,
+        "unrendered_config": {},
+        "created_at": CREATED_AT,
+        "relation_name": None,
+        "doc_blocks": [],
+        "raw_code": f"{{{{ test_{test.test}(**_dbt_generic_test_kwargs) }}}}",
+        "language": "sql",
+        "refs": [{"name": test.model, "package": None, "version": None}],
+        "sources": [],
+        "metrics": [],
         "functions": [],
-        "depends_on": {"macros": [f"macro.dbt.test_{test.test}", "macro.dbt.get_where_subquery"],
-                       "nodes": [model_id(test.model)]},
-        "compiled_path": f"target/compiled/{PROJECT}/{yml}/{name}.sql", "compiled": True, "compiled_code": compiled,
-        "extra_ctes_injected": True, "extra_ctes": [],
+        "depends_on": {
+            "macros": [f"macro.dbt.test_{test.test}", "macro.dbt.get_where_subquery"],
+            "nodes": [model_id(test.model)],
+        },
+        "compiled_path": f"target/compiled/{PROJECT}/{yml}/{name}.sql",
+        "compiled": True,
+        "compiled_code": compiled,
+        "extra_ctes_injected": True,
+        "extra_ctes": [],
         "contract": {"enforced": False, "alias_types": True, "checksum": None},
-        "column_name": test.column, "file_key_name": f"models.{test.model}", "attached_node": model_id(test.model),
-        "test_metadata": {"name": test.test, "kwargs": {"column_name": test.column,
-                                                        "model": f"{{{{ get_where_subquery(ref('{test.model}')) }}}}"},
-                          "namespace": None},
+        "column_name": test.column,
+        "file_key_name": f"models.{test.model}",
+        "attached_node": model_id(test.model),
+        "test_metadata": {
+            "name": test.test,
+            "kwargs": {"column_name": test.column, "model": f"{{{{ get_where_subquery(ref('{test.model}')) }}}}"},
+            "namespace": None,
+        },
     }
 
 
@@ -263,17 +412,34 @@ def _relations(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Json]:
         [spec.CATALOG],
     ).fetchall():
         if (schema, table) in relations:
-            relations[schema, table]["columns"][column] = {"type": data_type, "index": index, "name": column,
-                                                           "comment": comment}
+            relations[schema, table]["columns"][column] = {
+                "type": data_type,
+                "index": index,
+                "name": column,
+                "comment": comment,
+            }
     return relations
 
 
 def _built(uid: str, relation: Json) -> Json:
     return {
-        "metadata": {"type": relation["type"], "schema": relation["schema"], "name": relation["name"],
-                     "database": spec.CATALOG, "comment": relation["comment"], "owner": None},
+        "metadata": {
+            "type": relation["type"],
+            "schema": relation["schema"],
+            "name": relation["name"],
+            "database": spec.CATALOG,
+            "comment": relation["comment"],
+            "owner": None,
+        },
         "columns": relation["columns"],
-        "stats": {"has_stats": {"id": "has_stats", "label": "Has Stats?", "value": False, "include": False,
-                                "description": "Indicates whether there are statistics for this table"}},
+        "stats": {
+            "has_stats": {
+                "id": "has_stats",
+                "label": "Has Stats?",
+                "value": False,
+                "include": False,
+                "description": "Indicates whether there are statistics for this table",
+            }
+        },
         "unique_id": uid,
     }

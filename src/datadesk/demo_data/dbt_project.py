@@ -66,8 +66,13 @@ def compile_sql(sql: str, quoted: bool) -> str:
 FINANCE_OWNER = "fiona@demo.datadesk.dev"
 
 MODELS: tuple[Model, ...] = (
-    Model("dim_customers", "marts/finance", "One row per billing account with its current plan, MRR and lifetime "
-          "revenue. PII-free: contact fields of finance.accounts are left out on purpose.", "table", """
+    Model(
+        "dim_customers",
+        "marts/finance",
+        "One row per billing account with its current plan, MRR and lifetime "
+        "revenue. PII-free: contact fields of finance.accounts are left out on purpose.",
+        "table",
+        """
 with accounts as (
     select * from {{ source('finance', 'accounts') }}
 ),
@@ -113,22 +118,31 @@ left join current_subscription using (account_id)
 left join first_paid using (account_id)
 left join revenue using (account_id)
 left join workspaces using (account_id)
-""", (
-        ("account_id", "Primary key; finance.accounts.account_id."),
-        ("company_name", "Legal company name."),
-        ("segment", "SMB, Mid-Market or Enterprise."),
-        ("industry", "Industry picked by Sales."),
-        ("country_code", "Billing country, ISO 3166-1 alpha-2."),
-        ("created_at", "When the account was created."),
-        ("first_paid_at", "Start of the first paid subscription; null if the account never paid."),
-        ("current_plan", "Plan of the running subscription: Starter, Growth, Enterprise or Pro (legacy)."),
-        ("current_mrr_usd", "MRR of the running paid subscription in USD; 0 for trials and churned accounts."),
-        ("is_paying_customer", "True when the account has an active or past_due subscription."),
-        ("lifetime_revenue_usd", "Sum of paid invoices in USD, tax included."),
-        ("workspace_count", "Live workspaces of the account in the product."),
-    ), FINANCE_OWNER, ("finance", "core")),
-    Model("fct_arr", "marts/finance", "ARR per account and month from the month-end MRR snapshots: arr_usd = "
-          "12 x MRR of the paid subscriptions running on the last day of the month.", "table", """
+""",
+        (
+            ("account_id", "Primary key; finance.accounts.account_id."),
+            ("company_name", "Legal company name."),
+            ("segment", "SMB, Mid-Market or Enterprise."),
+            ("industry", "Industry picked by Sales."),
+            ("country_code", "Billing country, ISO 3166-1 alpha-2."),
+            ("created_at", "When the account was created."),
+            ("first_paid_at", "Start of the first paid subscription; null if the account never paid."),
+            ("current_plan", "Plan of the running subscription: Starter, Growth, Enterprise or Pro (legacy)."),
+            ("current_mrr_usd", "MRR of the running paid subscription in USD; 0 for trials and churned accounts."),
+            ("is_paying_customer", "True when the account has an active or past_due subscription."),
+            ("lifetime_revenue_usd", "Sum of paid invoices in USD, tax included."),
+            ("workspace_count", "Live workspaces of the account in the product."),
+        ),
+        FINANCE_OWNER,
+        ("finance", "core"),
+    ),
+    Model(
+        "fct_arr",
+        "marts/finance",
+        "ARR per account and month from the month-end MRR snapshots: arr_usd = "
+        "12 x MRR of the paid subscriptions running on the last day of the month.",
+        "table",
+        """
 with snapshots as (
     select * from {{ source('finance', 'mrr_snapshots') }}
 ),
@@ -146,17 +160,26 @@ select
 from snapshots
 join customers using (account_id)
 group by all
-""", (
-        ("arr_month", "First day of the month; values are as of its last day."),
-        ("account_id", "Account, see dim_customers."),
-        ("company_name", "Legal company name."),
-        ("segment", "SMB, Mid-Market or Enterprise."),
-        ("subscriptions", "Paid subscriptions running at month end."),
-        ("mrr_usd", "Monthly recurring revenue at month end, USD."),
-        ("arr_usd", "Annual recurring revenue: 12 x mrr_usd. The ARR of the board deck."),
-    ), FINANCE_OWNER, ("finance", "gold")),
-    Model("mrr_by_month", "marts/finance", "MRR movements per month: new, expansion, contraction and churned MRR "
-          "between consecutive month ends. Feeds the revenue dashboard.", "table", """
+""",
+        (
+            ("arr_month", "First day of the month; values are as of its last day."),
+            ("account_id", "Account, see dim_customers."),
+            ("company_name", "Legal company name."),
+            ("segment", "SMB, Mid-Market or Enterprise."),
+            ("subscriptions", "Paid subscriptions running at month end."),
+            ("mrr_usd", "Monthly recurring revenue at month end, USD."),
+            ("arr_usd", "Annual recurring revenue: 12 x mrr_usd. The ARR of the board deck."),
+        ),
+        FINANCE_OWNER,
+        ("finance", "gold"),
+    ),
+    Model(
+        "mrr_by_month",
+        "marts/finance",
+        "MRR movements per month: new, expansion, contraction and churned MRR "
+        "between consecutive month ends. Feeds the revenue dashboard.",
+        "table",
+        """
 with account_months as (
     select arr_month, account_id, mrr_usd from {{ ref('fct_arr') }}
 ),
@@ -186,18 +209,27 @@ select
 from moves
 join months using (month)
 group by month
-""", (
-        ("month", "First day of the month."),
-        ("starting_mrr_usd", "MRR at the end of the previous month."),
-        ("new_mrr_usd", "MRR of accounts that paid nothing the previous month (new and reactivated)."),
-        ("expansion_mrr_usd", "MRR increase of accounts that paid more than the previous month."),
-        ("contraction_mrr_usd", "MRR decrease (negative) of accounts still paying but paying less."),
-        ("churned_mrr_usd", "MRR lost (negative) from accounts that stopped paying."),
-        ("ending_mrr_usd", "MRR at the end of the month."),
-        ("paying_customers", "Accounts with MRR > 0 at month end."),
-    ), FINANCE_OWNER, ("finance", "gold")),
-    Model("fct_churn", "marts/finance", "One row per churned paid subscription, counted in the month it was "
-          "canceled. Plan changes and expired trials are not churn.", "table", """
+""",
+        (
+            ("month", "First day of the month."),
+            ("starting_mrr_usd", "MRR at the end of the previous month."),
+            ("new_mrr_usd", "MRR of accounts that paid nothing the previous month (new and reactivated)."),
+            ("expansion_mrr_usd", "MRR increase of accounts that paid more than the previous month."),
+            ("contraction_mrr_usd", "MRR decrease (negative) of accounts still paying but paying less."),
+            ("churned_mrr_usd", "MRR lost (negative) from accounts that stopped paying."),
+            ("ending_mrr_usd", "MRR at the end of the month."),
+            ("paying_customers", "Accounts with MRR > 0 at month end."),
+        ),
+        FINANCE_OWNER,
+        ("finance", "gold"),
+    ),
+    Model(
+        "fct_churn",
+        "marts/finance",
+        "One row per churned paid subscription, counted in the month it was "
+        "canceled. Plan changes and expired trials are not churn.",
+        "table",
+        """
 with subscriptions as (
     select * from {{ source('finance', 'subscriptions') }}
 ),
@@ -222,20 +254,29 @@ from subscriptions
 join plans using (plan_id)
 join customers using (account_id)
 where subscriptions.status = 'canceled' and subscriptions.cancel_reason <> 'plan_change'
-""", (
-        ("subscription_id", "Primary key; finance.subscriptions.subscription_id."),
-        ("account_id", "Account, see dim_customers."),
-        ("company_name", "Legal company name."),
-        ("segment", "SMB, Mid-Market or Enterprise."),
-        ("plan_name", "Plan of the churned subscription."),
-        ("churned_at", "When the subscription was canceled."),
-        ("churn_month", "First day of the month the churn counts in."),
-        ("churned_mrr_usd", "MRR lost, USD."),
-        ("cancel_reason", "Reason picked by the customer at cancellation."),
-        ("tenure_months", "Whole months between the paid start and the cancellation."),
-    ), FINANCE_OWNER, ("finance", "gold")),
-    Model("marketing_funnel", "marts/marketing", "Funnel per month and channel: sessions, leads, MQLs, SQLs, "
-          "customers, spend and CAC. Leads and later stages count in the month the lead was created.", "table", """
+""",
+        (
+            ("subscription_id", "Primary key; finance.subscriptions.subscription_id."),
+            ("account_id", "Account, see dim_customers."),
+            ("company_name", "Legal company name."),
+            ("segment", "SMB, Mid-Market or Enterprise."),
+            ("plan_name", "Plan of the churned subscription."),
+            ("churned_at", "When the subscription was canceled."),
+            ("churn_month", "First day of the month the churn counts in."),
+            ("churned_mrr_usd", "MRR lost, USD."),
+            ("cancel_reason", "Reason picked by the customer at cancellation."),
+            ("tenure_months", "Whole months between the paid start and the cancellation."),
+        ),
+        FINANCE_OWNER,
+        ("finance", "gold"),
+    ),
+    Model(
+        "marketing_funnel",
+        "marts/marketing",
+        "Funnel per month and channel: sessions, leads, MQLs, SQLs, "
+        "customers, spend and CAC. Leads and later stages count in the month the lead was created.",
+        "table",
+        """
 with campaigns as (
     select campaign_id, channel, utm_campaign from {{ source('marketing', 'campaigns') }}
 ),
@@ -277,19 +318,28 @@ from grain
 left join sessions on sessions.month = grain.month and sessions.channel = grain.channel
 left join leads on leads.month = grain.month and leads.channel = grain.channel
 left join spend on spend.month = grain.month and spend.channel = grain.channel
-""", (
-        ("month", "First day of the month."),
-        ("channel", "Marketing channel: campaigns.channel, or organic for untagged traffic and leads."),
-        ("sessions", "Web sessions that landed from the channel."),
-        ("leads", "Leads created."),
-        ("mqls", "Of those leads, how many became marketing qualified."),
-        ("sqls", "Of those leads, how many Sales accepted."),
-        ("customers", "Of those leads, how many converted to a paid subscription."),
-        ("spend_usd", "Paid media spend in the month, USD."),
-        ("cac_usd", "Paid media customer acquisition cost: spend_usd / customers. Null without customers."),
-    ), "mark@demo.datadesk.dev", ("marketing", "gold")),
-    Model("product_engagement_daily", "marts/product", "Daily, weekly and monthly active users over the events "
-          "kept (last 90 days). MAU is only complete from the 30th day of the window.", "view", """
+""",
+        (
+            ("month", "First day of the month."),
+            ("channel", "Marketing channel: campaigns.channel, or organic for untagged traffic and leads."),
+            ("sessions", "Web sessions that landed from the channel."),
+            ("leads", "Leads created."),
+            ("mqls", "Of those leads, how many became marketing qualified."),
+            ("sqls", "Of those leads, how many Sales accepted."),
+            ("customers", "Of those leads, how many converted to a paid subscription."),
+            ("spend_usd", "Paid media spend in the month, USD."),
+            ("cac_usd", "Paid media customer acquisition cost: spend_usd / customers. Null without customers."),
+        ),
+        "mark@demo.datadesk.dev",
+        ("marketing", "gold"),
+    ),
+    Model(
+        "product_engagement_daily",
+        "marts/product",
+        "Daily, weekly and monthly active users over the events "
+        "kept (last 90 days). MAU is only complete from the 30th day of the window.",
+        "view",
+        """
 with user_days as (
     select distinct occurred_at::date as activity_date, user_id from {{ source('product', 'events') }}
 ),
@@ -308,13 +358,17 @@ counts as (
 )
 select activity_date, dau, wau, mau, round(dau / mau, 3) as dau_mau_ratio
 from counts
-""", (
-        ("activity_date", "Day, UTC."),
-        ("dau", "Distinct users with at least one event that day."),
-        ("wau", "Distinct users with an event in the 7 days ending that day."),
-        ("mau", "Distinct users with an event in the 30 days ending that day."),
-        ("dau_mau_ratio", "dau / mau: stickiness."),
-    ), "Engineering", ("product",)),
+""",
+        (
+            ("activity_date", "Day, UTC."),
+            ("dau", "Distinct users with at least one event that day."),
+            ("wau", "Distinct users with an event in the 7 days ending that day."),
+            ("mau", "Distinct users with an event in the 30 days ending that day."),
+            ("dau_mau_ratio", "dau / mau: stickiness."),
+        ),
+        "Engineering",
+        ("product",),
+    ),
 )
 
 EXTRA_SOURCES: tuple[tuple[str, str], ...] = (("finance", "payments"), ("marketing", "email_events"))
@@ -333,14 +387,28 @@ def sources() -> list[tuple[str, str]]:
 
 
 EXPOSURES: tuple[Exposure, ...] = (
-    Exposure("revenue_dashboard", "Revenue dashboard", "dashboard", "https://bi.acme.example.com/dashboards/revenue",
-             "Board-level revenue reporting: ARR, MRR movements and churn by month and segment. Refreshed daily "
-             "at 07:00 UTC after the dbt run.", "Fiona Finance", FINANCE_OWNER,
-             ("fct_arr", "mrr_by_month", "fct_churn")),
-    Exposure("marketing_funnel_dashboard", "Marketing funnel", "dashboard",
-             "https://bi.acme.example.com/dashboards/marketing-funnel",
-             "Sessions to customers by channel with paid media spend and CAC; reviewed every Monday by Marketing.",
-             "Mark Marketing", "mark@demo.datadesk.dev", ("marketing_funnel",), "medium"),
+    Exposure(
+        "revenue_dashboard",
+        "Revenue dashboard",
+        "dashboard",
+        "https://bi.acme.example.com/dashboards/revenue",
+        "Board-level revenue reporting: ARR, MRR movements and churn by month and segment. Refreshed daily "
+        "at 07:00 UTC after the dbt run.",
+        "Fiona Finance",
+        FINANCE_OWNER,
+        ("fct_arr", "mrr_by_month", "fct_churn"),
+    ),
+    Exposure(
+        "marketing_funnel_dashboard",
+        "Marketing funnel",
+        "dashboard",
+        "https://bi.acme.example.com/dashboards/marketing-funnel",
+        "Sessions to customers by channel with paid media spend and CAC; reviewed every Monday by Marketing.",
+        "Mark Marketing",
+        "mark@demo.datadesk.dev",
+        ("marketing_funnel",),
+        "medium",
+    ),
 )
 
 TESTS: tuple[DataTest, ...] = (

@@ -40,15 +40,24 @@ PLANS = (
     Plan(6, "pro_monthly_legacy", "Pro", 1, 199, 5, 25, False, date(2021, 1, 15)),
 )
 PLAN = {plan.code: plan for plan in PLANS}
-UPGRADE = {"starter_monthly": "growth_monthly", "starter_annual": "growth_annual", "pro_monthly_legacy":
-           "growth_monthly", "growth_monthly": "growth_annual", "growth_annual": "enterprise_annual"}
+UPGRADE = {
+    "starter_monthly": "growth_monthly",
+    "starter_annual": "growth_annual",
+    "pro_monthly_legacy": "growth_monthly",
+    "growth_monthly": "growth_annual",
+    "growth_annual": "enterprise_annual",
+}
 MONTHLY_CHURN = {"Starter": 0.04, "Pro": 0.03, "Growth": 0.018, "Enterprise": 0.01}
 RENEWAL_CHURN = {"Starter": 0.25, "Growth": 0.15, "Enterprise": 0.08}
-CANCEL_REASONS = {"too_expensive": 30, "not_using": 25, "missing_features": 20, "switched_competitor": 15,
-                  "company_closed": 10}
+CANCEL_REASONS = {
+    "too_expensive": 30,
+    "not_using": 25,
+    "missing_features": 20,
+    "switched_competitor": 15,
+    "company_closed": 10,
+}
 BASE_RATE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}  # price lists in EUR and GBP were set at these rates
-TAX_RATE = {"GB": 0.20, "DE": 0.19, "FR": 0.20, "NL": 0.21, "ES": 0.21, "SE": 0.25, "IE": 0.23, "AU": 0.10,
-            "CA": 0.05}
+TAX_RATE = {"GB": 0.20, "DE": 0.19, "FR": 0.20, "NL": 0.21, "ES": 0.21, "SE": 0.25, "IE": 0.23, "AU": 0.10, "CA": 0.05}
 LEGACY_CUTOFF = datetime(2025, 2, 1)  # Pro closed to new customers
 
 
@@ -127,8 +136,20 @@ def generate(rng: random.Random, count: int = 540) -> Finance:
         _bill(invoice, invoice_rows, line_rows)
     payments, refunds = _payments(rng, invoices)
     rows: dict[str, list[Row]] = {
-        "finance.plans": [(p.id, p.code, p.name, "month" if p.months == 1 else "year", p.price_usd, p.seats_included,
-                           p.extra_seat_usd, p.active, p.launched) for p in PLANS],
+        "finance.plans": [
+            (
+                p.id,
+                p.code,
+                p.name,
+                "month" if p.months == 1 else "year",
+                p.price_usd,
+                p.seats_included,
+                p.extra_seat_usd,
+                p.active,
+                p.launched,
+            )
+            for p in PLANS
+        ],
         "finance.accounts": [_account_row(rng, a) for a in accounts],
         "finance.subscriptions": [_subscription_row(s) for s in subscriptions],
         "finance.invoices": invoice_rows,
@@ -147,8 +168,17 @@ def _accounts(rng: random.Random, count: int) -> list[Account]:
         currency = "GBP" if country == "GB" else "EUR" if country in fake.EU else "USD"
         created = START + timedelta(days=fake.DAYS * rng.random() ** 0.8)  # more signups as the company grows
         segment = fake.weighted(rng, {"SMB": 64, "Mid-Market": 28, "Enterprise": 8})
-        accounts.append(Account(index, company, fake.company_domain(rng, company), segment, country, currency,
-                                fake.at(min(created, END - timedelta(days=1)), rng)))
+        accounts.append(
+            Account(
+                index,
+                company,
+                fake.company_domain(rng, company),
+                segment,
+                country,
+                currency,
+                fake.at(min(created, END - timedelta(days=1)), rng),
+            )
+        )
     accounts.sort(key=lambda a: a.created_at)
     for index, account in enumerate(accounts, start=1):
         account.id = index
@@ -160,9 +190,21 @@ def _account_row(rng: random.Random, a: Account) -> Row:
     low, high = {"SMB": (5, 99), "Mid-Market": (100, 999), "Enterprise": (1000, 20000)}[a.segment]
     industry = next((fake.INDUSTRY_OF[w] for w in a.company.split() if w in fake.INDUSTRY_OF), "Technology")
     contact = fake.email(first, last, a.domain) if rng.random() < 0.6 else f"billing@{a.domain}"
-    return (a.id, a.company, a.domain, None if a.segment == "SMB" and rng.random() < 0.3 else industry, a.segment,
-            rng.randint(low, high), a.country, a.currency, contact, f"{first} {last}", fake.phone(rng, a.country),
-            fake.address(rng, a.country), a.created_at)
+    return (
+        a.id,
+        a.company,
+        a.domain,
+        None if a.segment == "SMB" and rng.random() < 0.3 else industry,
+        a.segment,
+        rng.randint(low, high),
+        a.country,
+        a.currency,
+        contact,
+        f"{first} {last}",
+        fake.phone(rng, a.country),
+        fake.address(rng, a.country),
+        a.created_at,
+    )
 
 
 def _subscribe(rng: random.Random, account: Account, subscriptions: list[Subscription]) -> None:
@@ -192,11 +234,15 @@ def _first_plan(rng: random.Random, account: Account) -> tuple[Plan, int, float]
     if account.created_at < LEGACY_CUTOFF and rng.random() < 0.35:
         plan = PLAN["pro_monthly_legacy"]
     elif account.segment == "Mid-Market":
-        plan = PLAN[fake.weighted(rng, {"growth_monthly": 45, "growth_annual": 35, "starter_monthly": 10,
-                                        "enterprise_annual": 10})]
+        plan = PLAN[
+            fake.weighted(
+                rng, {"growth_monthly": 45, "growth_annual": 35, "starter_monthly": 10, "enterprise_annual": 10}
+            )
+        ]
     else:
-        plan = PLAN[fake.weighted(rng, {"starter_monthly": 60, "starter_annual": 15, "growth_monthly": 22,
-                                        "growth_annual": 3})]
+        plan = PLAN[
+            fake.weighted(rng, {"starter_monthly": 60, "starter_annual": 15, "growth_monthly": 22, "growth_annual": 3})
+        ]
     extra = rng.randint(0, 15 if account.segment == "Mid-Market" else 3)
     discount = float(rng.choice((0, 0, 0, 5, 10))) if plan.months == 12 else 0.0
     return plan, plan.seats_included + extra, discount
@@ -219,8 +265,9 @@ def _run(rng: random.Random, sub: Subscription, subscriptions: list[Subscription
             sub.canceled, sub.reason = boundary, "plan_change"
             plan = PLAN[UPGRADE[sub.plan.code]]
             seats = max(sub.seats_at(boundary), plan.seats_included)
-            new = Subscription(len(subscriptions) + 1, sub.account, plan, sub.discount, [(boundary, seats)],
-                               started=boundary)
+            new = Subscription(
+                len(subscriptions) + 1, sub.account, plan, sub.discount, [(boundary, seats)], started=boundary
+            )
             subscriptions.append(new)
             _run(rng, new, subscriptions)
             break
@@ -239,8 +286,20 @@ def _subscription_row(s: Subscription) -> Row:
     seats = s.seats_at(until)
     mrr = s.plan.mrr(seats, s.discount) if s.started else 0.0
     trial_end = s.trial_started + timedelta(days=14) if s.trial_started else None
-    return (s.id, s.account.id, s.plan.id, s.status, seats, s.discount, mrr, s.trial_started, trial_end,
-            s.started, s.canceled, s.reason)
+    return (
+        s.id,
+        s.account.id,
+        s.plan.id,
+        s.status,
+        seats,
+        s.discount,
+        mrr,
+        s.trial_started,
+        trial_end,
+        s.started,
+        s.canceled,
+        s.reason,
+    )
 
 
 def _invoices(rng: random.Random, subscriptions: list[Subscription]) -> list[Invoice]:
@@ -255,8 +314,9 @@ def _invoices(rng: random.Random, subscriptions: list[Subscription]) -> list[Inv
             if age < 15:
                 status = "open" if draw < 0.4 else "paid"
             else:
-                status = "void" if draw < 0.01 else "uncollectible" if draw < 0.025 else "open" if draw < 0.035 \
-                    else "paid"
+                status = (
+                    "void" if draw < 0.01 else "uncollectible" if draw < 0.025 else "open" if draw < 0.035 else "paid"
+                )
             invoice = Invoice(sub, start, sub.seats_at(start), status)
             sub.invoices.append(invoice)
             invoices.append(invoice)
@@ -291,9 +351,24 @@ def _bill(invoice: Invoice, invoices: list[Row], lines: list[Row]) -> None:
     due = issued.date() + timedelta(days=30 if plan.name == "Enterprise" else 14)
     period_end = fake.add_months(invoice.period_start, plan.months).date() - timedelta(days=1)
     rate = usd_per_unit(currency, issued.date())
-    invoices.append((invoice.id, f"INV-{issued.year}-{invoice.id:06d}", sub.account.id, sub.id, issued, due,
-                     invoice.period_start.date(), period_end, invoice.status, currency, subtotal, tax, total,
-                     round(total * rate, 2)))
+    invoices.append(
+        (
+            invoice.id,
+            f"INV-{issued.year}-{invoice.id:06d}",
+            sub.account.id,
+            sub.id,
+            issued,
+            due,
+            invoice.period_start.date(),
+            period_end,
+            invoice.status,
+            currency,
+            subtotal,
+            tax,
+            total,
+            round(total * rate, 2),
+        )
+    )
     invoice.issued, invoice.total = issued, total
 
 
@@ -323,8 +398,11 @@ def _payments(rng: random.Random, invoices: list[Invoice]) -> tuple[list[Row], l
         for _ in range(failures):
             if moment >= END:
                 break
-            code = rng.choice(("card_declined", "insufficient_funds", "expired_card")) if method == "card" \
+            code = (
+                rng.choice(("card_declined", "insufficient_funds", "expired_card"))
+                if method == "card"
                 else "insufficient_funds"
+            )
             payments.append(_payment(rng, payments, invoice, moment, method, "failed", code))
             moment += timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 6))
         if invoice.status != "paid":
@@ -340,12 +418,29 @@ def _payments(rng: random.Random, invoices: list[Invoice]) -> tuple[list[Row], l
     return payments, refunds
 
 
-def _payment(rng: random.Random, payments: list[Row], invoice: Invoice, moment: datetime, method: str, status: str,
-             code: str | None) -> Row:
+def _payment(
+    rng: random.Random,
+    payments: list[Row],
+    invoice: Invoice,
+    moment: datetime,
+    method: str,
+    status: str,
+    code: str | None,
+) -> Row:
     account = invoice.subscription.account
     prefix = "ch_" if method == "card" else "py_"
-    return (len(payments) + 1, invoice.id, account.id, moment, invoice.total, account.currency, method, status, code,
-            prefix + fake.token(rng, 24))
+    return (
+        len(payments) + 1,
+        invoice.id,
+        account.id,
+        moment,
+        invoice.total,
+        account.currency,
+        method,
+        status,
+        code,
+        prefix + fake.token(rng, 24),
+    )
 
 
 def _snapshots(subscriptions: list[Subscription]) -> list[Row]:

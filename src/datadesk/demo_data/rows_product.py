@@ -13,11 +13,30 @@ from datadesk.demo_data.rows_finance import Account, Finance, Row, Subscription
 EVENTS_FROM = END - timedelta(days=90)
 USAGE_FROM = datetime(2026, 5, 1)
 MIGRATION = datetime(2025, 3, 3)
-EVENT_NAMES = {"dashboard_viewed": 35, "query_run": 20, "login": 15, "comment_added": 8, "report_shared": 6,
-               "export_csv": 6, "dashboard_created": 5, "alert_created": 3, "integration_connected": 2}
+EVENT_NAMES = {
+    "dashboard_viewed": 35,
+    "query_run": 20,
+    "login": 15,
+    "comment_added": 8,
+    "report_shared": 6,
+    "export_csv": 6,
+    "dashboard_created": 5,
+    "alert_created": 3,
+    "integration_connected": 2,
+}
 FEATURES = ("dashboards", "sql_editor", "alerts", "sharing", "exports", "integrations")
-JOB_TITLES = ("Data Analyst", "Analytics Engineer", "Head of Data", "CFO", "Marketing Manager", "Product Manager",
-              "Software Engineer", "VP Finance", "Operations Lead", "Growth Marketer")
+JOB_TITLES = (
+    "Data Analyst",
+    "Analytics Engineer",
+    "Head of Data",
+    "CFO",
+    "Marketing Manager",
+    "Product Manager",
+    "Software Engineer",
+    "VP Finance",
+    "Operations Lead",
+    "Growth Marketer",
+)
 SUBJECTS = {
     "billing": ("Invoice shows the wrong VAT number", "How do I switch to annual billing?", "Charged twice this month"),
     "bug": ("Dashboard filters reset after refresh", "CSV export is missing rows", "Chart tooltips cut off"),
@@ -25,13 +44,20 @@ SUBJECTS = {
     "feature_request": ("Dark mode please", "Support for BigQuery views", "Row-level permissions on dashboards"),
     "account_access": ("Locked out after SSO change", "Need to transfer workspace ownership", "2FA device lost"),
 }
-NPS_WAVES = {"2025-H1": datetime(2025, 3, 1), "2025-H2": datetime(2025, 9, 1), "2026-H1": datetime(2026, 3, 1),
-             "2026-H2": datetime(2026, 9, 1)}
+NPS_WAVES = {
+    "2025-H1": datetime(2025, 3, 1),
+    "2025-H2": datetime(2025, 9, 1),
+    "2026-H1": datetime(2026, 3, 1),
+    "2026-H2": datetime(2026, 9, 1),
+}
 NPS_COMMENTS = {
     "promoter": ("The SQL editor saves me hours every week.", "Love how fast dashboards load.", "Great support team."),
     "passive": ("Solid, but alerts could be more flexible.", "Good product, pricing is steep for small teams."),
-    "detractor": ("Exports keep timing out on large tables.", "Too expensive for what we use.",
-                  "Missing SSO on our plan."),
+    "detractor": (
+        "Exports keep timing out on large tables.",
+        "Too expensive for what we use.",
+        "Missing SSO on our plan.",
+    ),
 }
 
 
@@ -67,8 +93,11 @@ def generate(rng: random.Random, finance: Finance) -> Product:
         subs = subs_of[account.id]
         ends = _account_end(subs)
         seats = max(s.seats_at(END - timedelta(seconds=1)) for s in subs)
-        headcount = rng.randint(1, 3) if all(s.started is None for s in subs) else \
-            min(30, max(1, round(seats * rng.uniform(0.5, 0.9))))
+        headcount = (
+            rng.randint(1, 3)
+            if all(s.started is None for s in subs)
+            else min(30, max(1, round(seats * rng.uniform(0.5, 0.9))))
+        )
         count = rng.randint(1, 3) if account.segment == "Enterprise" else 1
         for number in range(count):
             workspace_id = len(workspaces) + 1
@@ -102,8 +131,16 @@ def _account_end(subs: list[Subscription]) -> datetime | None:
     return max(ends)
 
 
-def _users(rng: random.Random, account: Account, workspace_id: int, created: datetime, ends: datetime | None,
-           count: int, users: list[User], rows: list[Row]) -> None:
+def _users(
+    rng: random.Random,
+    account: Account,
+    workspace_id: int,
+    created: datetime,
+    ends: datetime | None,
+    count: int,
+    users: list[User],
+    rows: list[Row],
+) -> None:
     emails: set[str] = set()
     until = ends or END
     for number in range(count):
@@ -138,8 +175,10 @@ def _events(rng: random.Random, users: list[User]) -> list[Row]:
                 moment = fake.at(midnight, rng, 6, 22)
                 drafts.append((moment, user.id, user.workspace_id, fake.weighted(rng, EVENT_NAMES), platform, version))
     drafts.sort()
-    return [(index, user, workspace, name, moment, platform, version)
-            for index, (moment, user, workspace, name, platform, version) in enumerate(drafts, start=1)]
+    return [
+        (index, user, workspace, name, moment, platform, version)
+        for index, (moment, user, workspace, name, platform, version) in enumerate(drafts, start=1)
+    ]
 
 
 def _feature_usage(rng: random.Random, workspaces: list[Row], users: list[User]) -> list[Row]:
@@ -164,8 +203,9 @@ def _tickets(rng: random.Random, users: list[User], count: int = 1400) -> list[R
     for _ in range(count):
         user = rng.choice(users)
         opened = fake.between(rng, user.created_at, min(user.ends or END, END))
-        category = fake.weighted(rng, {"how_to": 35, "bug": 25, "billing": 15, "feature_request": 15,
-                                       "account_access": 10})
+        category = fake.weighted(
+            rng, {"how_to": 35, "bug": 25, "billing": 15, "feature_request": 15, "account_access": 10}
+        )
         priority = fake.weighted(rng, {"normal": 55, "low": 20, "high": 20, "urgent": 5})
         drafts.append((opened, user, category, priority))
     drafts.sort(key=lambda d: (d[0], d[1].id))
@@ -179,10 +219,26 @@ def _tickets(rng: random.Random, users: list[User], count: int = 1400) -> list[R
             resolved, status = None, rng.choice(("open", "pending"))
         if first_response is not None and first_response >= END:
             first_response = None
-        csat = int(fake.weighted(rng, {"5": 50, "4": 25, "3": 10, "2": 7, "1": 8})) \
-            if status == "solved" and rng.random() < 0.55 else None
-        rows.append((10001 + index, user.workspace_id, user.id, opened, first_response, resolved, priority,
-                     category, status, rng.choice(SUBJECTS[category]), csat))
+        csat = (
+            int(fake.weighted(rng, {"5": 50, "4": 25, "3": 10, "2": 7, "1": 8}))
+            if status == "solved" and rng.random() < 0.55
+            else None
+        )
+        rows.append(
+            (
+                10001 + index,
+                user.workspace_id,
+                user.id,
+                opened,
+                first_response,
+                resolved,
+                priority,
+                category,
+                status,
+                rng.choice(SUBJECTS[category]),
+                csat,
+            )
+        )
     return rows
 
 
@@ -205,10 +261,28 @@ def _legacy_profiles(rng: random.Random, users: list[Row]) -> list[Row]:
     for user in users:
         created = user[5]
         if isinstance(created, datetime) and created < MIGRATION:
-            rows.append((len(rows) + 1, user[0], user[2], user[3], fake.phone(rng, "US"), rng.choice(JOB_TITLES),
-                         MIGRATION + timedelta(minutes=len(rows))))
+            rows.append(
+                (
+                    len(rows) + 1,
+                    user[0],
+                    user[2],
+                    user[3],
+                    fake.phone(rng, "US"),
+                    rng.choice(JOB_TITLES),
+                    MIGRATION + timedelta(minutes=len(rows)),
+                )
+            )
     for _ in range(40):  # v1 profiles that matched no v2 user
         first, last = fake.person(rng)
-        rows.append((len(rows) + 1, None, fake.email(first, last, "legacy.example.net"), f"{first} {last}",
-                     fake.phone(rng, "US"), rng.choice(JOB_TITLES), None))
+        rows.append(
+            (
+                len(rows) + 1,
+                None,
+                fake.email(first, last, "legacy.example.net"),
+                f"{first} {last}",
+                fake.phone(rng, "US"),
+                rng.choice(JOB_TITLES),
+                None,
+            )
+        )
     return rows
