@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -9,11 +11,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from datadesk import __version__, http_errors
+from datadesk.ai import history
 from datadesk.api import mount
 from datadesk.body_limit import BodyLimit
 from datadesk.catalog import sync
 from datadesk.db import make_engine, make_sessionmaker, transaction
 from datadesk.settings import Settings
+
+log = logging.getLogger("datadesk")
+PURGE_EVERY_SECONDS = 24 * 3600
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,11 +31,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def start_sync(workspace_id: str, run_id: str) -> None:
         workers.submit(sync.execute, sessions, settings.secret_key, workspace_id=workspace_id, run_id=run_id)
 
+    stop = threading.Event()
+
+    def purge_daily() -> None:
+        while not stop.wait(PURGE_EVERY_SECONDS):
+            try:
+                history.purge_expired(sessions)
+            except Exception:  # the next round retries; a purge must never take the server down
+                log.exception("prompt purge failed")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         with transaction(sessions) as session:
             sync.reap_stale(session)
+        history.purge_expired(sessions)
+        purger = threading.Thread(target=purge_daily, name="datadesk-purge", daemon=True)
+        purger.start()
         yield
+        stop.set()
         workers.shutdown(wait=True, cancel_futures=False)
 
     app = FastAPI(

@@ -33,6 +33,8 @@ app.add_typer(teams_app, name="teams")
 app.add_typer(tokens_app, name="tokens")
 integrations_app = typer.Typer(help="List and add integrations (sources of metadata).", no_args_is_help=True)
 app.add_typer(integrations_app, name="integrations")
+prompts_app = typer.Typer(help="Export people's prompts; purge those past retention.", no_args_is_help=True)
+app.add_typer(prompts_app, name="prompts")
 
 out = Console()
 err = Console(stderr=True)
@@ -504,3 +506,39 @@ def sync_command(
         f"Synced {name}: {stats.get('created', 0)} created, {stats.get('updated', 0)} updated, "
         f"{stats.get('deleted', 0)} deleted, {stats.get('unchanged', 0)} unchanged."
     )
+
+
+# --- prompts ----------------------------------------------------------------------------------
+
+
+@prompts_app.command("export")
+@clean_errors
+def prompts_export(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option(help="Whose prompts.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export a person's prompts and answers as JSON."""
+    from pathlib import Path
+
+    from datadesk.ai import history
+
+    with _as_member(workspace, email) as (session, caller):
+        data = {"workspace": workspace, "email": email, "prompts": history.export(session=session, caller=caller)}
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n")
+        err.print(f"Wrote {len(data['prompts'])} prompts to {output}.")
+    else:
+        print(text)
+
+
+@prompts_app.command("purge")
+@clean_errors
+def prompts_purge() -> None:
+    """Delete prompts older than each workspace's retention period."""
+    from datadesk.ai import history
+
+    with open_store() as sessions:
+        removed = history.purge_expired(sessions)
+    out.print(f"Purged {removed} prompts past retention.")

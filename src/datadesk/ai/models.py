@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
 
 DEFAULT_SENSITIVE_TAGS = ["pii", "sensitive", "restricted"]
+DEFAULT_RETENTION_DAYS = 90
 
 
 class AiSettings(Base):
@@ -30,7 +31,7 @@ class AiSettings(Base):
     sensitive_to_self_hosted: Mapped[bool] = mapped_column(Boolean, default=False)
     run_sql_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     custom_instructions: Mapped[str] = mapped_column(Text, default="")
-    prompt_retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    prompt_retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
     sensitive_tags: Mapped[list[str]] = mapped_column(default=lambda: list(DEFAULT_SENSITIVE_TAGS))
     daily_token_budget: Mapped[int] = mapped_column(Integer, default=200_000)
     sql_row_cap: Mapped[int] = mapped_column(Integer, default=1000)

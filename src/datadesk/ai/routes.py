@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
 
-from datadesk.ai import schemas
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from datadesk.ai import assistant, audit, history, schemas, streaming
 from datadesk.ai import settings as ai_settings
 from datadesk.ai.models import AiSettings
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
+from datadesk.http_errors import error_response
 
 router = APIRouter()
 
@@ -45,3 +50,71 @@ def put_settings(
     changes = body.model_dump(exclude_unset=True)
     row = ai_settings.update(session=session, caller=caller, secret_key=settings.secret_key, changes=changes)
     return settings_out(row)
+
+
+@router.post(
+    "/ai/ask", tags=["ai"], response_model=schemas.AskOut, responses={200: {"content": {"text/event-stream": {}}}}
+)
+def ask(
+    body: schemas.AskIn, request: Request, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> Response:
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return streaming.stream_answer(request.app.state.sessions, caller, settings.secret_key, body)
+    answer = assistant.ask(
+        session=session,
+        caller=caller,
+        secret_key=settings.secret_key,
+        question=body.question,
+        conversation_id=body.conversation_id,
+    )
+    if answer.error is not None:
+        # Returned, not raised: the failed prompt and the audit entries commit with it.
+        return error_response(answer.error.status, answer.error.code, answer.error.message)
+    return JSONResponse(schemas.answer_out(answer.prompt).model_dump(mode="json"))
+
+
+@router.get("/ai/prompts", tags=["ai"])
+def list_prompts(
+    session: SessionDep, caller: CallerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> schemas.PromptList:
+    return schemas.PromptList(
+        prompts=[schemas.prompt_out(p) for p in history.list_prompts(session=session, caller=caller, limit=limit)]
+    )
+
+
+@router.get("/ai/prompts/export", tags=["ai"])
+def export_prompts(session: SessionDep, caller: CallerDep) -> JSONResponse:
+    return JSONResponse(
+        {"prompts": history.export(session=session, caller=caller)},
+        headers={"Content-Disposition": 'attachment; filename="datadesk-prompts.json"'},
+    )
+
+
+@router.get("/ai/prompts/{prompt_id}", tags=["ai"])
+def get_prompt(prompt_id: str, session: SessionDep, caller: CallerDep) -> schemas.PromptOut:
+    return schemas.prompt_out(history.get_prompt(session=session, caller=caller, prompt_id=prompt_id))
+
+
+@router.delete("/ai/prompts/{prompt_id}", status_code=204, tags=["ai"])
+def delete_prompt(prompt_id: str, session: SessionDep, caller: CallerDep) -> Response:
+    history.delete_prompt(session=session, caller=caller, prompt_id=prompt_id)
+    return Response(status_code=204)
+
+
+@router.delete("/ai/prompts", status_code=204, tags=["ai"])
+def delete_all_prompts(session: SessionDep, caller: CallerDep) -> Response:
+    history.delete_all(session=session, caller=caller)
+    return Response(status_code=204)
+
+
+@router.get("/audit/llm", tags=["ai"])
+def llm_audit(
+    session: SessionDep,
+    caller: CallerDep,
+    user_id: str | None = None,
+    provider: str | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> schemas.LlmAudit:
+    rows = audit.entries(session=session, caller=caller, user_id=user_id, provider=provider, since=since, limit=limit)
+    return schemas.LlmAudit(entries=[schemas.LlmCallOut.model_validate(r, from_attributes=True) for r in rows])

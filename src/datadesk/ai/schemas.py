@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from datadesk.ai.models import Prompt
+
 
 class AiSettingsIn(BaseModel):
     """PUT /settings/ai: fields left out keep their value; api_key is write-only ("" clears it)."""
@@ -117,3 +119,33 @@ class LlmCallOut(BaseModel):
 
 class LlmAudit(BaseModel):
     entries: list[LlmCallOut]
+
+
+def answer_out(prompt: Prompt) -> AskOut:
+    disclosure = prompt.disclosure or {}
+    return AskOut(
+        prompt_id=prompt.id,
+        conversation_id=prompt.conversation_id,
+        answer=prompt.answer,
+        citations=[Citation(**c) for c in prompt.citations],
+        sql_runs=[SqlRunOut(**r) for r in prompt.sql_runs],
+        provider=prompt.provider,
+        model=prompt.model,
+        disclosure=Disclosure(
+            provider=disclosure.get("provider", prompt.provider),
+            host=disclosure.get("host", ""),
+            region=disclosure.get("region", ""),
+            resource_ids=disclosure.get("resource_ids", []),
+            bytes=disclosure.get("bytes", 0),
+        ),
+    )
+
+
+def prompt_out(prompt: Prompt) -> PromptOut:
+    return PromptOut(
+        **answer_out(prompt).model_dump(),
+        question=prompt.question,
+        status=prompt.status,
+        error_code=prompt.error_code,
+        created_at=prompt.created_at,
+    )

@@ -154,29 +154,106 @@ def _corrections(session: StoreSession, workspace_id: str, word: str) -> list[st
     return [t for _, t in scored[:3]]
 
 
-def query_words(session: StoreSession, workspace_id: str, q: str) -> list[list[str]]:
-    """Each query word with its typo corrections: [[prefix, correction, ...], ...]."""
+STOPWORDS = frozenset(
+    (
+        "a",
+        "about",
+        "all",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "give",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "list",
+        "many",
+        "me",
+        "much",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "show",
+        "tell",
+        "that",
+        "the",
+        "their",
+        "there",
+        "these",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    )
+)
+MAX_QUESTION_WORDS = 16
+
+
+def query_words(session: StoreSession, workspace_id: str, q: str, *, question: bool = False) -> list[list[str]]:
+    """Each query word with its typo corrections: [[prefix, correction, ...], ...].
+
+    A question (any_words search) drops stop words and keeps more words.
+    """
     result = []
-    for word in list(dict.fromkeys(words(q)))[:MAX_QUERY_WORDS]:
+    found = list(dict.fromkeys(words(q)))
+    if question:
+        found = [w for w in found if w not in STOPWORDS] or found
+    for word in found[: MAX_QUESTION_WORDS if question else MAX_QUERY_WORDS]:
         stem = _stem(word)
         result.append([stem, *[c for c in _corrections(session, workspace_id, word) if not c.startswith(stem)]])
     return result
 
 
-def _fts5_match(groups: list[list[str]], scope: list[str], names_only: bool = False) -> str:
+def _fts5_match(groups: list[list[str]], scope: list[str], names_only: bool = False, any_words: bool = False) -> str:
     def alternatives(group: list[str]) -> str:
         options = [f'"{group[0]}"*'] + [f'"{c}"*' for c in group[1:]]
         return "(" + " OR ".join(options) + ")"
 
-    content = " AND ".join(alternatives(g) for g in groups)
+    content = (" OR " if any_words else " AND ").join(alternatives(g) for g in groups)
     teams = " OR ".join(f'"{t}"' for t in scope)
     columns = "search_name" if names_only else "search_name search_body"
     return f"{{{columns}}} : ({content}) AND search_scope : ({teams})"
 
 
-def _tsquery(groups: list[list[str]], scope: list[str], names_only: bool = False) -> str:
+def _tsquery(groups: list[list[str]], scope: list[str], names_only: bool = False, any_words: bool = False) -> str:
     weight = "A" if names_only else ""  # search_name is weight A in the tsvector
-    content = " & ".join("(" + " | ".join(f"{w}:*{weight}" for w in g) + ")" for g in groups)
+    content = (" | " if any_words else " & ").join("(" + " | ".join(f"{w}:*{weight}" for w in g) + ")" for g in groups)
     return f"({content}) & ({' | '.join(scope)})"
 
 
@@ -190,14 +267,17 @@ def search(
     team_id: str | None = None,
     integration_id: str | None = None,
     limit: int = 20,
+    any_words: bool = False,
 ) -> list[Hit]:
     """Ranked resources matching q that the caller can see; visibility and filters inside the queries.
+
+    any_words: match resources having any of the words (ranked by how well), for questions in plain language.
 
     First the index alone picks the best candidates among resources of the caller's Teams (cheap even
     with a million rows), then one query keeps those the caller can see and that pass the filters, and
     they are ranked with popularity, name and type. When that leaves too few, the whole match is ranked.
     """
-    groups = query_words(session, caller.workspace_id, q)
+    groups = query_words(session, caller.workspace_id, q, question=any_words)
     scope = scope_tokens(caller)
     if not groups or not scope:
         return []
@@ -207,7 +287,9 @@ def search(
     # Names first: they are the better matches and far fewer, so ranking them is cheap.
     hits: list[Hit] = []
     for names_only, candidate_cap in ((True, cap), (False, cap), (False, None)):
-        candidates = _candidates(session, sqlite, groups, scope, candidate_cap, names_only=names_only)
+        candidates = _candidates(
+            session, sqlite, groups, scope, candidate_cap, names_only=names_only, any_words=any_words
+        )
         hits = _rank(session, caller, q, sqlite, candidates, filters, limit)
         if len(hits) >= limit or (candidate_cap is not None and len(candidates) < candidate_cap and not names_only):
             break
@@ -238,20 +320,21 @@ def _candidates(
     cap: int | None,
     *,
     names_only: bool = False,
+    any_words: bool = False,
 ) -> dict[Any, float]:
     """Index keys (SQLite rowid or resource id) of the best matches in the caller's Teams, with relevance."""
     if sqlite:
         bm25 = func.bm25(literal_column("resource_fts"), 10.0, 2.0, 0.0)
         query = (
             select(resource_fts.c.rowid, bm25)
-            .where(literal_column("resource_fts").op("MATCH")(_fts5_match(groups, scope, names_only)))
+            .where(literal_column("resource_fts").op("MATCH")(_fts5_match(groups, scope, names_only, any_words)))
             .order_by(bm25)
         )
         if cap is not None:
             query = query.limit(cap)
         # bm25() is lower for better matches; flip it so larger is better, as on PostgreSQL.
         return {rowid: -float(rank) for rowid, rank in session.execute(query)}
-    tsquery = func.to_tsquery("simple", _tsquery(groups, scope, names_only))
+    tsquery = func.to_tsquery("simple", _tsquery(groups, scope, names_only, any_words))
     vector: ColumnElement[Any] = literal_column("resource.search_vector")
     rank = func.ts_rank(vector, tsquery) * 10
     pg_query = select(Resource.id, rank).where(vector.op("@@")(tsquery)).order_by(rank.desc())

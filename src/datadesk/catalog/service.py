@@ -49,6 +49,7 @@ class Detail:
     columns: list[tuple[Resource, list[str]]] | None = None
     links: list[Resource] = field(default_factory=list)
     linked_from: list[Resource] = field(default_factory=list)
+    parent_tags: list[str] = field(default_factory=list)  # a column's table's tags (sensitivity is inherited)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -76,7 +77,7 @@ def details(
 ) -> list[Detail]:
     """Owners, tags, Teams, columns and links for several resources in a handful of queries."""
     ids = [r.id for r in resources]
-    tags = _tags_of(session, ids)
+    tags = tags_of(session, ids)
     owners = _owners_of(session, ids)
     team_ids = resource_teams.teams_of(session, ids)
     columns: dict[str, list[tuple[Resource, list[str]]]] = defaultdict(list)
@@ -89,10 +90,11 @@ def details(
                 .order_by(Resource.ordinal, Resource.name)
             )
         )
-        column_tags = _tags_of(session, [c.id for c in rows])
+        column_tags = tags_of(session, [c.id for c in rows])
         for column in rows:
             columns[column.parent_id or ""].append((column, column_tags.get(column.id, [])))
     links_out, links_in = _links_of(session, caller, ids)
+    parents = tags_of(session, sorted({r.parent_id for r in resources if r.type == "column" and r.parent_id}))
     return [
         Detail(
             resource=r,
@@ -102,12 +104,13 @@ def details(
             columns=columns.get(r.id, []) if r.id in table_ids and with_columns else None,
             links=links_out.get(r.id, []),
             linked_from=links_in.get(r.id, []),
+            parent_tags=parents.get(r.parent_id or "", []) if r.type == "column" else [],
         )
         for r in resources
     ]
 
 
-def _tags_of(session: StoreSession, ids: list[str]) -> dict[str, list[str]]:
+def tags_of(session: StoreSession, ids: list[str]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = defaultdict(list)
     for start in range(0, len(ids), 500):
         for rid, tag in session.execute(
@@ -185,10 +188,12 @@ def list_resources(
     team_id: str | None = None,
     integration_id: str | None = None,
     parent_id: str | None = None,
+    owner_ids: list[str] | None = None,
+    order_by: str = "name",
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[Detail], str | None]:
-    """A page of visible resources in qualified-name order; filters and visibility inside the query."""
+    """A page of visible resources (by qualified name, or most popular first); filters inside the query."""
     require(caller, Action.read_workspace)
     limit = max(1, min(limit, MAX_PAGE))
     query = select(Resource).where(visible_resources(caller))
@@ -210,6 +215,16 @@ def list_resources(
             .where(ResourceTeam.resource_id == Resource.id, ResourceTeam.team_id == team_id)
             .exists()
         )
+    if owner_ids is not None:
+        query = query.where(
+            select(ResourceOwner.resource_id)
+            .where(ResourceOwner.resource_id == Resource.id, ResourceOwner.owner_id.in_(owner_ids))
+            .exists()
+        )
+    if order_by == "popularity":
+        popularity = Resource.source_popularity + Resource.query_count
+        rows = list(session.scalars(query.order_by(popularity.desc(), Resource.qualified_name).limit(limit)))
+        return details(session, caller, rows), None
     if cursor:
         after = _decode_cursor(cursor)
         query = query.where(tuple_(Resource.qualified_name, Resource.id) > after)
@@ -386,7 +401,7 @@ def create(
 def reindex(session: StoreSession, resource_ids: list[str]) -> None:
     """Recompute the search fields of some resources from their current state."""
     resources = list(session.scalars(select(Resource).where(Resource.id.in_(resource_ids))))
-    tags = _tags_of(session, resource_ids)
+    tags = tags_of(session, resource_ids)
     columns: dict[str, list[tuple[str, str]]] = defaultdict(list)
     table_ids = [r.id for r in resources if r.type in ("table", "view")]
     if table_ids:

@@ -152,8 +152,8 @@ def _resolve_tables(
             None,
         )
         if match is None or match.id not in visible:
-            shown = f"{ref.schema}.{ref.name}" if ref.schema else ref.name
-            raise NotFound(f"Table {shown} is not in the catalog, or not visible to you.")
+            # Named by nothing: not even the text the caller wrote is echoed back.
+            raise NotFound("A table in this query is not in the catalog, or not visible to you.")
         resolved[ref] = match
     return resolved
 

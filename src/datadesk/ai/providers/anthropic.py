@@ -1,0 +1,118 @@
+"""Anthropic's Messages API with tools, via the official SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+
+from datadesk.ai.providers import wire as wire_client
+from datadesk.ai.providers.base import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ProviderAuthFailed,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimedOut,
+    ProviderUnreachable,
+    ToolCall,
+    WireLog,
+)
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "",
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url or None
+        self.timeout = timeout or wire_client.TIMEOUT_SECONDS
+        self.max_retries = wire_client.MAX_RETRIES if max_retries is None else max_retries
+
+    def complete(self, request: ChatRequest, wire: WireLog) -> ChatResponse:
+        with wire_client.http_client(wire, self.timeout) as http:
+            client = anthropic.Anthropic(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                http_client=http,
+            )
+            kwargs: dict[str, Any] = {
+                "model": request.model or DEFAULT_MODEL,
+                "system": request.system,
+                "messages": _messages(request.messages),
+                "max_tokens": request.max_tokens,
+            }
+            if request.tools:
+                kwargs["tools"] = [
+                    {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
+                ]
+            try:
+                message = client.messages.create(**kwargs)
+            except anthropic.AuthenticationError as exc:
+                raise ProviderAuthFailed("The provider refused the API key.") from exc
+            except anthropic.PermissionDeniedError as exc:
+                raise ProviderAuthFailed("The provider refused access for this key or model.") from exc
+            except anthropic.RateLimitError as exc:
+                raise ProviderRateLimited("The provider is rate limiting requests; try again shortly.") from exc
+            except anthropic.APITimeoutError as exc:
+                raise ProviderTimedOut("The provider did not answer in time.") from exc
+            except anthropic.APIConnectionError as exc:
+                raise ProviderUnreachable("The provider could not be reached.") from exc
+            except anthropic.APIStatusError as exc:
+                raise ProviderError(f"The provider answered with an error (HTTP {exc.status_code}).") from exc
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ProviderBadResponse("The provider's answer could not be read.") from exc
+        return _response(message)
+
+
+def _messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Neutral turns as Anthropic wants them: tool results grouped into one user turn."""
+    result: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+            if result and result[-1]["role"] == "user" and isinstance(result[-1]["content"], list):
+                result[-1]["content"].append(block)
+            else:
+                result.append({"role": "user", "content": [block]})
+        elif message.role == "assistant" and message.tool_calls:
+            content: list[dict[str, Any]] = []
+            if message.content:
+                content.append({"type": "text", "text": message.content})
+            content += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments or {}} for c in message.tool_calls
+            ]
+            result.append({"role": "assistant", "content": content})
+        else:
+            result.append({"role": message.role, "content": message.content or "(empty)"})
+    return result
+
+
+def _response(message: Any) -> ChatResponse:
+    blocks = getattr(message, "content", None)
+    if not isinstance(blocks, list):
+        raise ProviderBadResponse("The provider's answer had no content.")
+    texts, calls = [], []
+    for block in blocks:
+        kind = getattr(block, "type", None)
+        if kind == "text":
+            texts.append(block.text)
+        elif kind == "tool_use":
+            arguments = block.input if isinstance(block.input, dict) else None
+            calls.append(ToolCall(block.id, block.name, arguments))
+    usage = getattr(message, "usage", None)
+    tokens = int((getattr(usage, "input_tokens", 0) or 0) + (getattr(usage, "output_tokens", 0) or 0)) if usage else 0
+    return ChatResponse(text="".join(texts), tool_calls=calls, tokens=tokens)

@@ -1,0 +1,91 @@
+"""POST /ai/ask as server-sent events: progress, the answer in pieces, then citations, SQL runs and the receipt."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
+from starlette.responses import StreamingResponse
+
+from datadesk.access.caller import Caller
+from datadesk.ai import assistant, schemas
+from datadesk.db import StoreSession, transaction
+from datadesk.errors import DomainError
+
+CHUNK_WORDS = 8
+_DONE = object()
+
+
+def _event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def stream_answer(
+    sessions: sessionmaker[StoreSession], caller: Caller, secret_key: str, body: schemas.AskIn
+) -> StreamingResponse:
+    events: queue.Queue[Any] = queue.Queue()
+
+    def work() -> None:
+        try:
+            with transaction(sessions, caller.workspace_id) as session:
+                answer = assistant.ask(
+                    session=session,
+                    caller=caller,
+                    secret_key=secret_key,
+                    question=body.question,
+                    conversation_id=body.conversation_id,
+                    progress=lambda stage: events.put(("status", stage)),
+                )
+                events.put(("answer", (schemas.answer_out(answer.prompt).model_dump(mode="json"), answer.error)))
+        except DomainError as exc:
+            events.put(("error", exc))
+        except Exception:  # never a stack trace to the client
+            events.put(
+                ("error", DomainError("Something went wrong on the server; it has been logged.", code="internal_error"))
+            )
+        finally:
+            events.put(_DONE)
+
+    threading.Thread(target=work, name="datadesk-ask", daemon=True).start()
+
+    def generate() -> Iterator[str]:
+        while True:
+            item = events.get()
+            if item is _DONE:
+                return
+            kind, payload = item
+            if kind == "status":
+                yield _event("status", {"stage": payload})
+            elif kind == "error":
+                yield _event("error", {"code": payload.code, "message": payload.message})
+            else:
+                data, error = payload
+                if error is not None:
+                    yield _event(
+                        "error", {"code": error.code, "message": error.message, "prompt_id": data["prompt_id"]}
+                    )
+                    continue
+                words = data["answer"].split(" ")
+                for start in range(0, len(words), CHUNK_WORDS):
+                    piece = " ".join(words[start : start + CHUNK_WORDS])
+                    yield _event("delta", {"text": piece + (" " if start + CHUNK_WORDS < len(words) else "")})
+                yield _event("citations", data["citations"])
+                yield _event("sql_runs", data["sql_runs"])
+                yield _event("disclosure", data["disclosure"])
+                yield _event(
+                    "done",
+                    {
+                        "prompt_id": data["prompt_id"],
+                        "conversation_id": data["conversation_id"],
+                        "provider": data["provider"],
+                        "model": data["model"],
+                    },
+                )
+
+    return StreamingResponse(
+        generate(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

@@ -1,0 +1,107 @@
+"""The local provider: offline, deterministic answers with citations, and SQL through the Run SQL path."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.ai.conftest import Shop, allow_sql, ask
+from tests.world import World
+
+
+def answer(client: TestClient, world: World, question: str, who: str = "editor") -> dict:  # type: ignore[type-arg]
+    response = ask(client, world.a.people[who], question)
+    assert response.status_code == 200, response.text
+    body: dict = response.json()  # type: ignore[type-arg]
+    assert body["provider"] == "local" and body["disclosure"]["region"] == "this server"
+    return body
+
+
+def cited(body: dict) -> set[str]:  # type: ignore[type-arg]
+    return {c["name"] for c in body["citations"]}
+
+
+def test_who_owns(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "Who owns orders?")
+    assert "Finance" in body["answer"] and cited(body) == {"orders"}
+
+
+def test_define_a_glossary_term(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "What does gross revenue mean?")
+    assert "Sum of order amounts before refunds." in body["answer"] and "Gross revenue" in cited(body)
+
+
+def test_describe_a_table(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "Describe customers")
+    assert "People who bought something." in body["answer"] and "customers" in cited(body)
+
+
+def test_tagged_and_owned_by(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "Which tables are tagged core?")
+    assert cited(body) == {"orders"}
+    body = answer(client, world, "Which tables are owned by Finance?")
+    assert cited(body) == {"orders"}
+
+
+def test_tables_with_a_column_like(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "Which tables have a column like email?")
+    assert "orders" in body["answer"] and "customers" in body["answer"]
+
+
+def test_most_popular_tables(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "What are the most popular tables?")
+    assert "orders" in body["answer"] and "campaign_hidden" not in body["answer"]
+
+
+def test_lineage_questions(client: TestClient, world: World, shop: Shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from tests.catalog.helpers import sync
+
+    conn = sqlite3.connect(shop.path)
+    conn.execute("CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 4250")
+    conn.commit()
+    conn.close()
+    sync(client, world.a.admin, shop.integration_id)
+    body = answer(client, world, "What feeds big_orders?")
+    assert "wh.main.orders" in body["answer"]
+    body = answer(client, world, "What uses orders?")
+    assert "big_orders" in body["answer"]
+
+
+def test_no_answer_is_said_plainly(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "What is the airspeed of an unladen swallow?")
+    assert body["answer"] == "The catalog holds no answer to that." and body["citations"] == []
+
+
+def test_other_teams_resources_are_unknown_to_it(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "Describe campaign_hidden")
+    assert "Marketing budgets" not in body["answer"] and "campaign_hidden" not in cited(body)
+
+
+@pytest.mark.parametrize("granted", [False, True])
+def test_counting_rows_goes_through_the_run_sql_path(
+    client: TestClient, world: World, shop: Shop, granted: bool
+) -> None:
+    if granted:
+        allow_sql(client, world, shop, [f"team:{world.a.teams['Finance']}"])
+    body = answer(client, world, "How many rows in orders?")
+    if not granted:
+        assert body["sql_runs"] == [] and "Run SQL" in body["answer"]
+        return
+    [run] = body["sql_runs"]
+    assert run["status"] == "succeeded" and run["rows"] == [[29]] and run["sql"].startswith("SELECT count(*)")
+    assert "[[29]]" not in body["answer"] and "29" not in body["answer"].replace("(1 row(s))", "")
+
+
+def test_showing_rows_skips_sensitive_columns(client: TestClient, world: World, shop: Shop) -> None:
+    allow_sql(client, world, shop, ["role:editor"])
+    body = answer(client, world, "Show rows of customers")
+    [run] = body["sql_runs"]
+    assert run["status"] == "succeeded" and [c["name"] for c in run["columns"]] == ["id", "full_name", "country"]
+
+
+def test_the_viewer_without_query_access_is_told_why(client: TestClient, world: World, shop: Shop) -> None:
+    allow_sql(client, world, shop, ["role:editor"])
+    body = answer(client, world, "How many rows in orders?", who="viewer")
+    assert body["sql_runs"] == [] and "query access" in body["answer"]
