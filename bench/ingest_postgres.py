@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from connector_postgres_read import build_ddl  # noqa: E402
+from connector_postgres_read import build_ddl
 
 
 def run_syncs(source_url: str, store_url: str) -> dict[str, float]:
@@ -46,8 +46,13 @@ def run_syncs(source_url: str, store_url: str) -> dict[str, float]:
         session.seal(workspace.id)
         caller = Caller.operator(workspace.id)
         integration_id = integrations.create_integration(
-            session=session, caller=caller, secret_key=secret, name="pg", type="postgres",
-            config={"url": source_url}, team_ids=[],
+            session=session,
+            caller=caller,
+            secret_key=secret,
+            name="pg",
+            type="postgres",
+            config={"url": source_url},
+            team_ids=[],
         ).id
     caller = Caller.operator(workspace.id)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -70,15 +75,28 @@ def datahub(source_url: str, venv: Path, workdir: Path) -> float:
 
     url = make_url(source_url)
     recipe = workdir / "recipe.json"
-    recipe.write_text(json.dumps({
-        "source": {"type": "postgres", "config": {
-            "host_port": f"{url.host}:{url.port or 5432}", "database": url.database, "username": url.username,
-            "password": url.password or "", "include_views": True, "profiling": {"enabled": False}}},
-        "sink": {"type": "file", "config": {"filename": str(workdir / "datahub.json")}},
-    }))
+    recipe.write_text(
+        json.dumps(
+            {
+                "source": {
+                    "type": "postgres",
+                    "config": {
+                        "host_port": f"{url.host}:{url.port or 5432}",
+                        "database": url.database,
+                        "username": url.username,
+                        "password": url.password or "",
+                        "include_views": True,
+                        "profiling": {"enabled": False},
+                    },
+                },
+                "sink": {"type": "file", "config": {"filename": str(workdir / "datahub.json")}},
+            }
+        )
+    )
     started = time.perf_counter()
-    subprocess.run([str(venv / "bin" / "datahub"), "ingest", "-c", str(recipe)], check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [str(venv / "bin" / "datahub"), "ingest", "-c", str(recipe)], check=True, capture_output=True, text=True
+    )
     return time.perf_counter() - started
 
 
@@ -98,7 +116,6 @@ def main() -> None:
         parser.error("--vs-datahub needs --datahub-venv pointing at a virtualenv with the datahub CLI")
 
     import psycopg
-
     from tests.dbs import fresh_pg_database
 
     with fresh_pg_database("dd_bench_src") as source, tempfile.TemporaryDirectory() as tmp:
@@ -115,18 +132,25 @@ def main() -> None:
 
             store_cm = nullcontext(f"sqlite:///{tmp}/store.db")
         with store_cm as store_url:
-            out = subprocess.run([sys.executable, __file__, "--child", source, store_url], check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", source, store_url], check=True, capture_output=True, text=True
+            ).stdout
         numbers = json.loads(out.strip().splitlines()[-1])
         print(f"store: {args.store}")
         print(f"first sync: {numbers['first_seconds']:.2f} s ({numbers['first_created']} resources created)")
-        print(f"no-change re-sync: {numbers['resync_seconds']:.2f} s ({numbers['resync_created']} created, "
-              f"{numbers['resync_updated']} updated, {numbers['resync_deleted']} deleted)")
-        print(f"peak RSS: {numbers['peak_rss_mib']:.0f} MiB (process before syncing: {numbers['rss_before_mib']:.0f} MiB)")
+        print(
+            f"no-change re-sync: {numbers['resync_seconds']:.2f} s ({numbers['resync_created']} created, "
+            f"{numbers['resync_updated']} updated, {numbers['resync_deleted']} deleted)"
+        )
+        print(
+            f"peak RSS: {numbers['peak_rss_mib']:.0f} MiB (process before syncing: {numbers['rss_before_mib']:.0f} MiB)"
+        )
         if args.vs_datahub:
             seconds = datahub(source, args.datahub_venv, Path(tmp))
-            print(f"DataHub postgres source to a file sink: {seconds:.2f} s; "
-                  f"datadesk first sync is {seconds / numbers['first_seconds']:.1f}x faster")
+            print(
+                f"DataHub postgres source to a file sink: {seconds:.2f} s; "
+                f"datadesk first sync is {seconds / numbers['first_seconds']:.1f}x faster"
+            )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WORDS = (
     "customer order invoice payment refund subscription plan account user session event campaign lead "
-    "product price discount shipment address country region city store employee department salary "
-    "ticket support survey response rating review inventory warehouse supplier vendor contract "
-    "revenue cost margin budget forecast churn retention cohort funnel conversion click impression "
-    "ad spend channel source medium email phone name created updated deleted status type amount total "
-    "quantity date time year month day week id key code label category segment tier score flag"
+    "product price discount shipment address country region city store employee department salary ticket "
+    "support survey response rating review inventory warehouse supplier vendor contract revenue cost "
+    "margin budget forecast churn retention cohort funnel conversion click impression ad spend channel "
+    "source medium email phone name created updated deleted status type amount total quantity date time "
+    "year month day week id key code label category segment tier score flag"
 ).split()
 
 
@@ -87,13 +87,25 @@ def fill(store_url: str, total: int, vocab: list[str], seed: int = 11) -> tuple[
             terms |= terms_of(search_name)
             team = team_ids[i % 10]
             rid = new_id()
-            batch.append({
-                "id": rid, "workspace_id": workspace.id, "type": "table" if is_table else "column", "name": name,
-                "qualified_name": qualified, "description": description, "source_description": description,
-                "source_popularity": float(rng.randint(0, 500)) if is_table else 0.0, "search_name": search_name,
-                "search_body": search_body, "search_scope": scope_token(team), "created_at": now, "updated_at": now,
-                "properties": {}, "source_tags": [],
-            })
+            batch.append(
+                {
+                    "id": rid,
+                    "workspace_id": workspace.id,
+                    "type": "table" if is_table else "column",
+                    "name": name,
+                    "qualified_name": qualified,
+                    "description": description,
+                    "source_description": description,
+                    "source_popularity": float(rng.randint(0, 500)) if is_table else 0.0,
+                    "search_name": search_name,
+                    "search_body": search_body,
+                    "search_scope": scope_token(team),
+                    "created_at": now,
+                    "updated_at": now,
+                    "properties": {},
+                    "source_tags": [],
+                }
+            )
             links.append({"workspace_id": workspace.id, "resource_id": rid, "team_id": team})
             if len(batch) == 20_000:
                 connection.execute(resource_table.insert(), batch)
@@ -103,8 +115,10 @@ def fill(store_url: str, total: int, vocab: list[str], seed: int = 11) -> tuple[
         if batch:
             connection.execute(resource_table.insert(), batch)
             connection.execute(team_table.insert(), links)
-        connection.execute(cast(Table, SearchTerm.__table__).insert(),
-                           [{"workspace_id": workspace.id, "term": t} for t in sorted(terms)])
+        connection.execute(
+            cast(Table, SearchTerm.__table__).insert(),
+            [{"workspace_id": workspace.id, "term": t} for t in sorted(terms)],
+        )
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE")
         else:
@@ -122,9 +136,14 @@ def reuse(store_url: str) -> tuple[Any, Any]:
     sessions = make_sessionmaker(make_engine(store_url))
     with sessions() as session:
         workspace_id = session.scalar(select(Workspace.id).where(Workspace.slug == "bench"))
-        team_ids = list(session.scalars(
-            select(Team.id).where(Team.workspace_id == workspace_id, Team.is_everyone.is_(False))
-            .order_by(Team.name).execution_options(all_workspaces=True)))
+        team_ids = list(
+            session.scalars(
+                select(Team.id)
+                .where(Team.workspace_id == workspace_id, Team.is_everyone.is_(False))
+                .order_by(Team.name)
+                .execution_options(all_workspaces=True)
+            )
+        )
     return sessions, (workspace_id, team_ids)
 
 
@@ -141,20 +160,28 @@ def main() -> None:
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--spider", type=Path, help="Spider tables.json, for a real vocabulary")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--keep", metavar="SQLITE_PATH", type=Path,
-                        help="fill this SQLite file once and reuse it on later runs (sqlite store only)")
+    parser.add_argument(
+        "--keep",
+        metavar="SQLITE_PATH",
+        type=Path,
+        help="fill this SQLite file once and reuse it on later runs (sqlite store only)",
+    )
     args = parser.parse_args()
+
+    from tests.dbs import fresh_pg_database
 
     from datadesk.access.caller import Caller
     from datadesk.catalog.search import search
     from datadesk.db import transaction
-    from tests.dbs import fresh_pg_database
 
     vocab = vocabulary(args.spider)
     rng = random.Random(5)
     with tempfile.TemporaryDirectory() as tmp:
-        store_cm = fresh_pg_database("dd_bench_search") if args.store == "postgres" else nullcontext(
-            f"sqlite:///{args.keep or Path(tmp) / 'store.db'}")
+        store_cm = (
+            fresh_pg_database("dd_bench_search")
+            if args.store == "postgres"
+            else nullcontext(f"sqlite:///{args.keep or Path(tmp) / 'store.db'}")
+        )
         with store_cm as store_url:
             if args.keep and args.keep.exists():
                 sessions, (workspace_id, team_ids) = reuse(store_url)
@@ -181,8 +208,10 @@ def main() -> None:
             p50 = statistics.median(timings)
             p95 = timings[int(len(timings) * 0.95) - 1]
             print(f"store: {args.store}; {args.resources:,} resources; caller sees 5 of 10 Teams")
-            print(f"{len(queries)} queries: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms; "
-                  f"queries with results: {sum(1 for h in hits if h)}")
+            print(
+                f"{len(queries)} queries: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms; "
+                f"queries with results: {sum(1 for h in hits if h)}"
+            )
 
 
 if __name__ == "__main__":

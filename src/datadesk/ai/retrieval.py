@@ -21,6 +21,7 @@ MAX_TABLES = 10
 SEARCH_DEPTH = 40
 TABLE_TYPES = ("table", "view")
 NOTE_TYPES = ("glossary_term", "document", "dashboard")
+SOURCE_AFFINITY = 6.0
 
 
 @dataclass
@@ -54,9 +55,16 @@ def rank(session: StoreSession, caller: Caller, question: str) -> Ranked:
         for target in catalog.details(session, caller, [note], with_columns=False)[0].links:
             if target.type in TABLE_TYPES:
                 table_score[target.id] += 1.0
-    ordered = sorted(table_score, key=lambda t: -table_score[t])[:MAX_TABLES]
-    tables = catalog.visible_many(session, caller, ordered)
-    return Ranked(tables=tables, notes=notes[:5])
+    # A question is usually about one source: tables of the best-matching integration rank a little higher.
+    candidates = catalog.visible_many(session, caller, list(table_score))
+    source_score: dict[str | None, float] = defaultdict(float)
+    for table in candidates:
+        source_score[table.integration_id] += table_score[table.id]
+    best = max(source_score.values(), default=0.0) or 1.0
+    for table in candidates:
+        table_score[table.id] += SOURCE_AFFINITY * source_score[table.integration_id] / best
+    ordered = sorted(candidates, key=lambda t: -table_score[t.id])[:MAX_TABLES]
+    return Ranked(tables=ordered, notes=notes[:5])
 
 
 def retrieve(
@@ -74,32 +82,38 @@ def retrieve(
     neighbour_ids = [n.id for nb in lineage_ids.values() for n in nb.upstream + nb.downstream]
     neighbour_ids += [x.id for d in details for x in d.links]
     tags = catalog.tags_of(session, neighbour_ids)
-    cards: list[dict[str, Any]] = []
-    used = 0
-    for detail in details:
-        item = egress.card(detail, policy, lineage_ids.get(detail.resource.id), tags)
-        if item is None:
-            continue
-        size = len(json.dumps(item, ensure_ascii=False))
-        if used + size > budget:
-            trimmed = _trim(item, budget - used)
-            if trimmed is None:
-                continue
-            item, size = trimmed, len(json.dumps(trimmed, ensure_ascii=False))
-        cards.append(item)
-        used += size
-    return cards
+    # Every ranked table goes in, compact, first; then the best ones are given full detail while room lasts,
+    # so a long table never crowds the next nine out.
+    full = [egress.card(d, policy, lineage_ids.get(d.resource.id), tags) for d in details]
+    cards = [
+        _compact(item) if item and d.resource.type in TABLE_TYPES else item
+        for item, d in zip(full, details, strict=True)
+    ]
+    kept = [i for i, item in enumerate(cards) if item is not None]
+    used = sum(_size(cards[i]) for i in kept)
+    while used > budget and kept:
+        used -= _size(cards[kept.pop()])
+    for i in kept:
+        richer = full[i]
+        if richer is not None and richer is not cards[i]:
+            extra = _size(richer) - _size(cards[i])
+            if used + extra <= budget:
+                cards[i], used = richer, used + extra
+    return [cards[i] for i in kept]  # type: ignore[misc]
 
 
-def _trim(item: dict[str, Any], room: int) -> dict[str, Any] | None:
-    """A smaller card (columns without descriptions) if that fits the room left."""
-    if "columns" not in item:
-        return None
-    smaller = dict(item)
-    smaller["columns"] = [{k: v for k, v in c.items() if k in ("name", "type")} for c in item["columns"]]
-    smaller.pop("upstream", None)
-    smaller.pop("downstream", None)
-    return smaller if len(json.dumps(smaller, ensure_ascii=False)) <= room else None
+def _size(item: dict[str, Any] | None) -> int:
+    return len(json.dumps(item, ensure_ascii=False)) if item else 0
+
+
+def _compact(item: dict[str, Any]) -> dict[str, Any]:
+    """A table's card with column names only and a short description."""
+    small = {k: v for k, v in item.items() if k not in ("columns", "upstream", "downstream", "description")}
+    if item.get("description"):
+        small["description"] = item["description"][:200]
+    if item.get("columns"):
+        small["column_names"] = [c["name"] for c in item["columns"]]
+    return small
 
 
 def table_ids(session: StoreSession, cards: list[dict[str, Any]]) -> list[str]:

@@ -285,6 +285,11 @@ def _rows(state: _State, phrase: str) -> ChatResponse:
     card, stop = _sql_target(state, phrase)
     if card is None:
         return stop or ChatResponse(NO_ANSWER)
+    if "columns" not in card:  # a compact card: fetch the columns and their tags first
+        full = next((c for c in reversed(state.cards) if c["id"] == card["id"] and "columns" in c), None)
+        if full is None:
+            return ChatResponse("", [ToolCall("local-get", "get_resource", {"resource_id": card["id"]})])
+        card = full
     columns = [c["name"] for c in card.get("columns", []) if not SENSITIVE & set(c.get("tags", []))]
     listed = ", ".join(c if _IDENT.match(c) else '"' + c.replace('"', '""') + '"' for c in columns) or "*"
     return _run(state, card, f"SELECT {listed} FROM {_relation(card)} LIMIT 20", "show some of its rows")
