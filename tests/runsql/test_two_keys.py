@@ -167,3 +167,21 @@ def test_another_workspace_cannot_query_or_read_permissions(
         ).status_code
         == 404
     )
+
+
+def test_a_query_past_its_time_limit_is_cancelled_and_reported(
+    client: TestClient, world: World, warehouse: Warehouse
+) -> None:
+    set_run_sql(client, world.a.admin, True)
+    grant(client, world.a.admin, warehouse.integration_id, ["role:editor"])
+    client.put("/api/v1/settings/ai", json={"sql_timeout_seconds": 1}, headers=world.a.admin.headers)
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
+        "SELECT count(*) FROM n, orders WHERE orders.id = 1"
+    )
+    response = warehouse.sql(client, world.a.editor, slow)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "sql_timeout"
+    runs = client.get("/api/v1/sql/runs", headers=world.a.editor.headers).json()["runs"]
+    assert runs[0]["status"] == "failed" and runs[0]["error_code"] == "sql_timeout"
+    assert runs[0]["duration_ms"] < 5000
