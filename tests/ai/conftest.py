@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datadesk.ai.providers import wire
+from datadesk.ai.providers import sdk as wire
 from tests.catalog.helpers import add_integration, by_name, sync
 from tests.fakes.llm_server import FakeLLMServer, fake_llm  # noqa: F401  (fixture)
 from tests.world import Person, World

@@ -7,42 +7,17 @@ from typing import Any
 
 import openai
 
-from datadesk.ai.providers import wire as wire_client
-from datadesk.ai.providers.base import (
-    ChatRequest,
-    ChatResponse,
-    Message,
-    ProviderAuthFailed,
-    ProviderBadResponse,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderTimedOut,
-    ProviderUnreachable,
-    ToolCall,
-    WireLog,
-)
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall, WireLog
+from datadesk.ai.providers.sdk import SdkProvider, http_client, translated_errors
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     name = "openai"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = "",
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self.api_key = api_key or "not-needed"  # self-hosted servers often take no key
-        self.base_url = base_url or None
-        self.timeout = timeout or wire_client.TIMEOUT_SECONDS
-        self.max_retries = wire_client.MAX_RETRIES if max_retries is None else max_retries
-
     def complete(self, request: ChatRequest, wire: WireLog) -> ChatResponse:
-        with wire_client.http_client(wire, self.timeout) as http:
+        with http_client(wire, self.timeout) as http:
             client = openai.OpenAI(
                 api_key=self.api_key,
                 base_url=self.base_url,
@@ -63,22 +38,8 @@ class OpenAIProvider:
                     }
                     for t in request.tools
                 ]
-            try:
+            with translated_errors(openai):
                 completion = client.chat.completions.create(**kwargs)
-            except openai.AuthenticationError as exc:
-                raise ProviderAuthFailed("The provider refused the API key.") from exc
-            except openai.PermissionDeniedError as exc:
-                raise ProviderAuthFailed("The provider refused access for this key or model.") from exc
-            except openai.RateLimitError as exc:
-                raise ProviderRateLimited("The provider is rate limiting requests; try again shortly.") from exc
-            except openai.APITimeoutError as exc:
-                raise ProviderTimedOut("The provider did not answer in time.") from exc
-            except openai.APIConnectionError as exc:
-                raise ProviderUnreachable("The provider could not be reached.") from exc
-            except openai.APIStatusError as exc:
-                raise ProviderError(f"The provider answered with an error (HTTP {exc.status_code}).") from exc
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise ProviderBadResponse("The provider's answer could not be read.") from exc
         return _response(completion)
 
 
