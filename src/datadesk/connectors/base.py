@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # (done, total, what) -- connectors report progress through this; total may be 0 when unknown.
 Progress = Callable[[int, int, str], None]
@@ -125,3 +129,14 @@ def tables_in_sql(sql: str, dialect: str) -> list[tuple[str, str]]:
         if key not in found:
             found.append(key)
     return found
+
+
+def file_path(url: str, backend: str, label: str, example: str) -> Path:
+    """The file a sqlite:/// or duckdb:/// URL names; ValueError (without the URL) when it names none."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"not a valid {label} URL (expected {example})") from None
+    if parsed.get_backend_name() != backend or not parsed.database or parsed.database == ":memory:":
+        raise ValueError(f"not a {label} file URL (expected {example})")
+    return Path(parsed.database).expanduser()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import duckdb
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from datadesk.connectors.base import (
     ColumnMeta,
@@ -17,6 +14,7 @@ from datadesk.connectors.base import (
     Progress,
     Snapshot,
     TableMeta,
+    file_path,
     no_progress,
     tables_in_sql,
 )
@@ -54,13 +52,7 @@ class DuckDBConnector:
     """Reads a DuckDB file's metadata, opening it read-only."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise ValueError("not a valid DuckDB URL (expected duckdb:///path/to/file.duckdb)") from None
-        if parsed.get_backend_name() != "duckdb" or not parsed.database or parsed.database == ":memory:":
-            raise ValueError("not a DuckDB file URL (expected duckdb:///path/to/file.duckdb)")
-        self.path = Path(parsed.database).expanduser()
+        self.path = file_path(url, "duckdb", "DuckDB", "duckdb:///path/to/file.duckdb")
 
     def test(self) -> None:
         """Open the file and list its schemas."""

@@ -5,11 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from datadesk.connectors.base import (
     ColumnMeta,
@@ -18,6 +14,7 @@ from datadesk.connectors.base import (
     Progress,
     Snapshot,
     TableMeta,
+    file_path,
     no_progress,
     tables_in_sql,
 )
@@ -44,13 +41,7 @@ class SQLiteConnector:
     """Reads a SQLite file's metadata, opening it read-only."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise ValueError("not a valid SQLite URL (expected sqlite:///path/to/file.db)") from None
-        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-            raise ValueError("not a SQLite file URL (expected sqlite:///path/to/file.db)")
-        self.path = Path(parsed.database).expanduser()
+        self.path = file_path(url, "sqlite", "SQLite", "sqlite:///path/to/file.db")
 
     def test(self) -> None:
         """Open the file and read its schema."""
