@@ -317,7 +317,8 @@ def apply(
             data_type=item.data_type,
             columns=item.columns,
         )
-        terms |= search.terms_of(search_name, search_body)
+        if item.type != "column":  # a table's body already holds its columns' words
+            terms |= search.terms_of(search_name, search_body)
         values: dict[str, Any] = {
             "type": item.type,
             "name": item.name,
