@@ -42,3 +42,13 @@ def require(caller: Caller, action: Action) -> None:
     """Raise Forbidden unless the caller's role allows the action."""
     if not can(caller, action):
         raise Forbidden(_REFUSALS.get(action, "Not allowed."), code="forbidden")
+
+
+def owns(caller: Caller, owner_user_id: str | None) -> bool:
+    """Whether something personal (a prompt, a token) is the caller's own; no role widens this."""
+    return caller.user_id is not None and caller.user_id == owner_user_id
+
+
+def may_revoke_token(caller: Caller, owner_user_id: str) -> bool:
+    """People revoke their own tokens; admins may revoke anyone's in their workspace."""
+    return owns(caller, owner_user_id) or caller.is_admin

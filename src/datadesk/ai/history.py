@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
-from datadesk.access.policy import Action, require
+from datadesk.access.policy import Action, owns, require
 from datadesk.ai.models import DEFAULT_RETENTION_DAYS, AiSettings, Prompt
 from datadesk.db import StoreSession, transaction, utcnow
 from datadesk.errors import NotFound
@@ -31,7 +31,7 @@ def list_prompts(*, session: StoreSession, caller: Caller, limit: int = 100) -> 
 
 def get_prompt(*, session: StoreSession, caller: Caller, prompt_id: str) -> Prompt:
     prompt = session.get(Prompt, prompt_id)
-    if prompt is None or prompt.user_id != caller.user_id or prompt.workspace_id != caller.workspace_id:
+    if prompt is None or not owns(caller, prompt.user_id) or prompt.workspace_id != caller.workspace_id:
         raise NotFound("No such prompt.")
     return prompt
 

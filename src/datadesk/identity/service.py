@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datadesk.access.caller import Caller
-from datadesk.access.policy import Action, require
+from datadesk.access.policy import Action, may_revoke_token, owns, require
 from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
@@ -150,9 +150,9 @@ def revoke_token(*, session: StoreSession, caller: Caller, token_id: str) -> Non
     row = session.get(ApiToken, token_id)
     if row is None or row.workspace_id != caller.workspace_id or row.revoked_at is not None:
         raise NotFound("No such token.")
-    if row.user_id != caller.user_id:
-        if not caller.is_admin:
-            raise NotFound("No such token.")
+    if not may_revoke_token(caller, row.user_id):
+        raise NotFound("No such token.")
+    if not owns(caller, row.user_id):
         audit.record(session, caller, "token.revoke", row.id, before={"user_id": row.user_id, "name": row.name})
     row.revoked_at = utcnow()
 
