@@ -158,7 +158,7 @@ GLOSSARY: tuple[GlossaryTerm, ...] = (
         "analytics.fct_arr (built from finance.mrr_snapshots). Excludes tax, one-off charges, refunds and "
         "trials; annual plans count at 1/12 of their price per month. Company ARR is the sum of arr_usd over "
         "accounts for the last complete month; that is the figure in the board deck.",
-        "Finance",
+        None,
         ("acme.analytics.fct_arr", "acme.analytics.fct_arr.arr_usd", "acme.finance.mrr_snapshots"),
         ("annual recurring revenue", "run rate"),
     ),
@@ -167,7 +167,7 @@ GLOSSARY: tuple[GlossaryTerm, ...] = (
         "Monthly recurring revenue of a paid subscription: monthly list price (annual price / 12) plus extra "
         "seats, minus the negotiated discount, excluding tax, in USD. Trials have MRR 0. Reported MRR is "
         "always a month-end figure from finance.mrr_snapshots, never the live finance.subscriptions.mrr_usd.",
-        "Finance",
+        None,
         ("acme.finance.mrr_snapshots.mrr_usd", "acme.finance.subscriptions.mrr_usd", "acme.analytics.mrr_by_month"),
         ("monthly recurring revenue",),
     ),
@@ -177,7 +177,7 @@ GLOSSARY: tuple[GlossaryTerm, ...] = (
         "counted in the month of canceled_at. Trials that expire are not churn. Churned MRR is the mrr_usd of "
         "those subscriptions. Monthly churn rate = churned subscriptions / paid subscriptions running at the "
         "start of the month. One row per churned subscription in analytics.fct_churn.",
-        "Finance",
+        None,
         (
             "acme.analytics.fct_churn",
             "acme.finance.subscriptions.canceled_at",
