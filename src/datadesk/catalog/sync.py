@@ -245,6 +245,44 @@ class _Heartbeat:
 # --- applying a snapshot ----------------------------------------------------------------------
 
 
+class _Writer:
+    """Writes rows in chunks as the comparison goes, so memory stays flat on big sources."""
+
+    def __init__(self, session: StoreSession, progress: Progress, total: int) -> None:
+        self.connection = session.connection()
+        self.progress, self.total, self.done = progress, total, 0
+        self.inserts: list[dict[str, Any]] = []
+        self.team_rows: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+
+    def insert(self, row: dict[str, Any], team_rows: list[dict[str, Any]]) -> None:
+        self.inserts.append(row)
+        self.team_rows += team_rows
+        if len(self.inserts) >= WRITE_CHUNK:
+            self.flush()
+
+    def update(self, row: dict[str, Any]) -> None:
+        self.updates.append(row)
+        if len(self.updates) >= WRITE_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        # Core statements: the ORM's per-row bookkeeping costs more than the writes at this size.
+        if self.inserts:
+            self.connection.execute(_table.insert(), self.inserts)
+            self.connection.execute(cast(Table, ResourceTeam.__table__).insert(), self.team_rows)
+        if self.updates:
+            columns = [k for k in self.updates[0] if k != "b_id"]
+            statement = (
+                _table.update().where(_table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in columns})
+            )
+            self.connection.execute(statement, self.updates)
+        self.done += len(self.inserts) + len(self.updates)
+        if self.inserts or self.updates:
+            self.progress(self.done, self.total, "writing")
+        self.inserts, self.team_rows, self.updates = [], [], []
+
+
 @dataclass
 class _Existing:
     id: str
@@ -283,16 +321,15 @@ def apply(
             return curated_teams[parent]
         return inherited
 
-    team_rows: list[dict[str, Any]] = []
     revived: dict[str, list[str]] = {}
     now = utcnow()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    total = len(planned.resources)
+    writer = _Writer(session, progress, total)
     refreshes: list[dict[str, Any]] = []
-    tag_plan: dict[str, list[str]] = {}
+    tag_rows: list[dict[str, Any]] = []
+    retagged: list[str] = []  # updated resources whose source tags replace their old ones
     owner_plan: dict[str, str] = {}
     terms: set[str] = set()
-    total = len(planned.resources)
     for done, item in enumerate(planned.resources, 1):
         if done % 2000 == 0:
             progress(done, total, "comparing")
@@ -344,7 +381,7 @@ def apply(
             "search_scope": resource_teams.scope_of(teams_for(item)),
         }
         if old is None:
-            inserts.append(
+            writer.insert(
                 {
                     **values,
                     "id": ids[item.external_id],
@@ -357,21 +394,23 @@ def apply(
                     "owners_curated": False,
                     "teams_curated": False,
                     "query_count": 0,
-                }
+                },
+                [
+                    {"workspace_id": workspace_id, "resource_id": ids[item.external_id], "team_id": t}
+                    for t in teams_for(item)
+                ],
             )
-            team_rows += [
-                {"workspace_id": workspace_id, "resource_id": ids[item.external_id], "team_id": t}
-                for t in teams_for(item)
-            ]
             stats.created += 1
         else:
-            updates.append({"b_id": old.id, **values})
+            writer.update({"b_id": old.id, **values})
             if old.deleted:
                 revived[old.id] = teams_for(item)
             stats.updated += 1
         rid = ids[item.external_id]
         if old is None or not old.tags_curated:
-            tag_plan[rid] = item.source_tags
+            if old is not None:
+                retagged.append(rid)
+            tag_rows += [{"workspace_id": workspace_id, "resource_id": rid, "tag": t} for t in item.source_tags]
         if item.source_owner and (old is None or not old.owners_curated):
             owner_plan[rid] = item.source_owner
     present = {item.external_id for item in planned.resources}
@@ -379,21 +418,10 @@ def apply(
     stats.deleted = len(vanished)
     stats.refreshed = len(refreshes)
 
-    progress(0, len(inserts) + len(updates), "writing")
-    # Core statements: the ORM's per-row bookkeeping costs more than the writes at this size.
-    connection = session.connection()
-    for start in range(0, len(inserts), WRITE_CHUNK):
-        connection.execute(_table.insert(), inserts[start : start + WRITE_CHUNK])
-        progress(start + WRITE_CHUNK, len(inserts) + len(updates), "writing")
-    if team_rows:
-        connection.execute(cast(Table, ResourceTeam.__table__).insert(), team_rows)
+    writer.flush()
     if revived:
         resource_teams.write(session, workspace_id, revived)
-    if updates:
-        columns = [k for k in updates[0] if k != "b_id"]
-        statement = _table.update().where(_table.c.id == bindparam("b_id")).values({c: bindparam(c) for c in columns})
-        for start in range(0, len(updates), CHUNK):
-            connection.execute(statement, updates[start : start + CHUNK])
+    connection = session.connection()
     if refreshes:
         statement = (
             _table.update()
@@ -408,7 +436,7 @@ def apply(
             .values(deleted_at=now, search_scope="", updated_at=now)
             .execution_options(synchronize_session=False)
         )
-    _write_tags(session, workspace_id, tag_plan)
+    _write_tags(session, retagged, tag_rows)
     _write_source_owners(session, workspace_id, owner_plan)
     _write_edges(session, workspace_id, integration.id, planned, ids)
     search.remember_terms(session, workspace_id, terms)
@@ -463,13 +491,9 @@ def _curated_tags(session: StoreSession, resource_ids: list[str]) -> dict[str, l
     return result
 
 
-def _write_tags(session: StoreSession, workspace_id: str, tag_plan: dict[str, list[str]]) -> None:
-    ids = list(tag_plan)
-    for start in range(0, len(ids), CHUNK):
-        session.execute(delete(ResourceTag).where(ResourceTag.resource_id.in_(ids[start : start + CHUNK])))
-    rows = [
-        {"workspace_id": workspace_id, "resource_id": rid, "tag": t} for rid, tags in tag_plan.items() for t in tags
-    ]
+def _write_tags(session: StoreSession, retagged: list[str], rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(retagged), CHUNK):
+        session.execute(delete(ResourceTag).where(ResourceTag.resource_id.in_(retagged[start : start + CHUNK])))
     if rows:
         session.execute(insert(ResourceTag), rows)
 
