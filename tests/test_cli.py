@@ -189,3 +189,50 @@ def test_demo_prints_logins_that_work(env: dict[str, str]) -> None:
             )
             assert response.status_code == 200 and response.json()["role"] == login.role
     app.state.engine.dispose()
+
+
+def test_integrations_and_sync_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.catalog.sources import build_shop
+
+    run(env, "init", "--workspace", "acme", "--admin-email", "ada@acme.com", "--admin-password", "pw-12345678")
+    run(env, "teams", "create", "-w", "acme", "Finance")
+    shop = build_shop(tmp_path / "shop.db")
+    code, out, err = run(
+        env,
+        "integrations",
+        "add",
+        "-w",
+        "acme",
+        "--name",
+        "shop",
+        "--type",
+        "sqlite",
+        "--url",
+        f"sqlite:///{shop}",
+        "--team",
+        "Finance",
+    )
+    assert code == 0, err
+    code, out, err = run(env, "sync", "shop", "-w", "acme")
+    assert code == 0, err
+    assert "19 created, 0 updated, 0 deleted" in out
+    code, out, _ = run(env, "sync", "shop", "-w", "acme")
+    assert "0 created, 0 updated, 0 deleted, 19 unchanged" in out
+    listed = json.loads(run(env, "integrations", "list", "-w", "acme", "--json")[1])
+    assert listed[0]["name"] == "shop" and listed[0]["last_synced_at"] and len(listed[0]["team_ids"]) == 1
+    code, _, err = run(env, "sync", "nope", "-w", "acme")
+    assert code == 1 and "No integration named 'nope'" in err
+    code, _, err = run(
+        env,
+        "integrations",
+        "add",
+        "-w",
+        "acme",
+        "--name",
+        "bad",
+        "--type",
+        "sqlite",
+        "--url",
+        "sqlite:////nonexistent/x.db",
+    )
+    assert code == 1 and "does not exist" in err
