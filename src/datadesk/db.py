@@ -39,6 +39,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+FTS_DEFERRED = "fts_deferred"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
 
@@ -125,9 +128,13 @@ def _stamp_workspace(session: Session, _context: Any, _instances: Any) -> None:
             raise RuntimeError("write to another workspace refused")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     # Search ranks by ln(popularity); not every SQLite build has its math functions.
     dbapi_connection.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
+    # The FTS insert trigger asks this flag; a bulk sync raises it and indexes its rows in one statement.
+    deferred = [0]
+    record.info[FTS_DEFERRED] = deferred
+    dbapi_connection.create_function("datadesk_fts_deferred", 0, lambda: deferred[0])
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")

