@@ -147,10 +147,14 @@ def _column(column: Resource, tags: list[str]) -> dict[str, Any]:
 
 def fence(items: Sequence[dict[str, Any]], note: str = "") -> str:
     """Metadata as JSON inside a labelled fence that text inside it cannot close."""
-    body = json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
-    body = body.replace("<", "\\u003c").replace(">", "\\u003e")
-    header = f'<catalog_metadata trust="untrusted"{" note=" + json.dumps(note) if note else ""}>'
+    body = _unclosable(json.dumps(list(items), ensure_ascii=False, separators=(",", ":")))
+    header = f'<catalog_metadata trust="untrusted"{" note=" + _unclosable(json.dumps(note)) if note else ""}>'
     return f"{header}\n{body}\n</catalog_metadata>"
+
+
+def _unclosable(text: str) -> str:
+    """JSON with < and > escaped, so no text inside can open or close a tag."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 @dataclass
