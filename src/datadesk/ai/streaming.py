@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from datadesk.ai import assistant, schemas
 from datadesk.db import StoreSession, transaction
 from datadesk.errors import DomainError
 
+log = logging.getLogger("datadesk")
 CHUNK_WORDS = 8
 _DONE = object()
 
@@ -40,10 +42,13 @@ def stream_answer(
                     conversation_id=body.conversation_id,
                     progress=lambda stage: events.put(("status", stage)),
                 )
-                events.put(("answer", (schemas.answer_out(answer.prompt).model_dump(mode="json"), answer.error)))
+                shaped = schemas.answer_out(answer.prompt).model_dump(mode="json")
+            # Only once committed: a client may read the prompt back as soon as it sees "done".
+            events.put(("answer", (shaped, answer.error)))
         except DomainError as exc:
             events.put(("error", exc))
         except Exception:  # never a stack trace to the client
+            log.exception("streamed answer failed")
             events.put(
                 ("error", DomainError("Something went wrong on the server; it has been logged.", code="internal_error"))
             )
