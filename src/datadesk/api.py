@@ -1,14 +1,14 @@
-"""Mounts each domain's routes under /api/v1."""
+"""Mounts each domain's routes under /api/v1 and the web app's pages under /."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
 
 from datadesk.ai.routes import router as ai_router
 from datadesk.catalog.routes import router as catalog_router
 from datadesk.identity.routes import router as identity_router
 from datadesk.sql.routes import router as sql_router
+from datadesk.web.pages import router as pages_router
 
 API_PREFIX = "/api/v1"
 
@@ -26,7 +26,4 @@ def _health_router() -> APIRouter:
 def mount(app: FastAPI) -> None:
     for router in (_health_router(), identity_router, catalog_router, sql_router, ai_router):
         app.include_router(router, prefix=API_PREFIX)
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse(f"{API_PREFIX}/docs")
+    app.include_router(pages_router)  # the web app, at /

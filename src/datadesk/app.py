@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from datadesk import __version__, http_errors
 from datadesk.ai import history
@@ -16,7 +18,11 @@ from datadesk.api import mount
 from datadesk.body_limit import BodyLimit
 from datadesk.catalog import sync
 from datadesk.db import make_engine, make_sessionmaker, transaction
+from datadesk.mcp.http import PATH as MCP_PATH
+from datadesk.mcp.http import McpHttp
 from datadesk.settings import Settings
+from datadesk.web.render import STATIC_DIR, make_templates
+from datadesk.web.security import SecurityHeaders
 
 log = logging.getLogger("datadesk")
 PURGE_EVERY_SECONDS = 24 * 3600
@@ -27,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datadesk-sync")
+    mcp_http = McpHttp(sessions, settings.secret_key)
 
     def start_sync(workspace_id: str, run_id: str) -> None:
         workers.submit(sync.execute, sessions, settings.secret_key, workspace_id=workspace_id, run_id=run_id)
@@ -47,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history.purge_expired(sessions)
         purger = threading.Thread(target=purge_daily, name="datadesk-purge", daemon=True)
         purger.start()
-        yield
+        async with mcp_http.running():
+            yield
         stop.set()
         workers.shutdown(wait=True, cancel_futures=False)
 
@@ -63,9 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.start_sync = start_sync
+    app.state.templates = make_templates()
     http_errors.install(app)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_http, include_in_schema=False))
     mount(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

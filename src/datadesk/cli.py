@@ -198,6 +198,29 @@ def demo(
         _run_server(host, port, 1)
 
 
+# --- MCP --------------------------------------------------------------------------------------
+
+
+@app.command("mcp")
+@clean_errors
+def mcp_command(
+    token: Annotated[
+        str,
+        typer.Option(
+            envvar="DATADESK_TOKEN",
+            show_default=False,
+            help="Your own API token (POST /auth/tokens or `datadesk tokens create`); or set DATADESK_TOKEN.",
+        ),
+    ],
+) -> None:
+    """Serve the MCP tools over stdio for a desktop AI client, as the person the token belongs to."""
+    from datadesk.mcp import stdio
+
+    settings = load_settings()
+    with open_store() as sessions:
+        stdio.serve(sessions, settings.secret_key, token)
+
+
 # --- members ----------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Every failure as the contract's error JSON: one place maps errors to HTTP."""
+"""Every failure as the contract's error JSON (an HTML page on the web app): one place maps errors to HTTP."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from datadesk.errors import DomainError
+from datadesk.web.errors import page_error
 
 log = logging.getLogger("datadesk")
 
@@ -38,31 +40,37 @@ def _describe(errors: list[dict[str, object]]) -> str:
     return "; ".join(parts) + "."
 
 
+def _answer(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The web app's HTML error page on its pages, the contract's error JSON everywhere else."""
+    page = page_error(request, status, code, message)
+    return page if page is not None else error_response(status, code, message, headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers = {"Retry-After": str(retry_after)}
-        return error_response(exc.status, exc.code, exc.message, headers)
+        return _answer(request, exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            return error_response(400, "invalid_json", "The request body is not valid JSON.")
-        return error_response(422, "validation_error", _describe(errors))
+            return _answer(request, 400, "invalid_json", "The request body is not valid JSON.")
+        return _answer(request, 422, "validation_error", _describe(errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize() + "."
         if exc.status_code == 404:
             message = "Not found."
-        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+        return _answer(request, exc.status_code, code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")
+        return _answer(request, 500, "internal_error", "Something went wrong on the server; it has been logged.")
