@@ -68,6 +68,8 @@ def _table_type(table: TableMeta) -> str:
 
 
 def _tags(values: list[str]) -> list[str]:
+    if not values:  # most resources have none; this runs once per column
+        return []
     return sorted({t.strip().lower() for t in values if t and t.strip()})
 
 
