@@ -140,3 +140,11 @@ def file_path(url: str, backend: str, label: str, example: str) -> Path:
     if parsed.get_backend_name() != backend or not parsed.database or parsed.database == ":memory:":
         raise ValueError(f"not a {label} file URL (expected {example})")
     return Path(parsed.database).expanduser()
+
+
+def require_file(path: Path, label: str) -> None:
+    """ConnectionFailed unless the path is an existing file."""
+    if not path.exists():
+        raise ConnectionFailed(f"{label} file {path} does not exist")
+    if not path.is_file():
+        raise ConnectionFailed(f"{path} is not a file")

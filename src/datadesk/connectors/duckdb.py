@@ -16,6 +16,7 @@ from datadesk.connectors.base import (
     TableMeta,
     file_path,
     no_progress,
+    require_file,
     tables_in_sql,
 )
 
@@ -119,10 +120,7 @@ class DuckDBConnector:
         return snapshot
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        if not self.path.exists():
-            raise ConnectionFailed(f"DuckDB file {self.path} does not exist")
-        if not self.path.is_file():
-            raise ConnectionFailed(f"{self.path} is not a file")
+        require_file(self.path, "DuckDB")
         try:
             return duckdb.connect(str(self.path), read_only=True)
         except duckdb.Error as exc:

@@ -16,6 +16,7 @@ from datadesk.connectors.base import (
     TableMeta,
     file_path,
     no_progress,
+    require_file,
     tables_in_sql,
 )
 
@@ -99,10 +100,7 @@ class SQLiteConnector:
             return snapshot
 
     def _connect(self) -> sqlite3.Connection:
-        if not self.path.exists():
-            raise ConnectionFailed(f"SQLite file {self.path} does not exist")
-        if not self.path.is_file():
-            raise ConnectionFailed(f"{self.path} is not a file")
+        require_file(self.path, "SQLite")
         try:
             return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
         except sqlite3.Error as exc:
