@@ -284,9 +284,11 @@ def search(
     filters = _Filters(type, tag.strip().lower() if tag else None, team_id, integration_id)
     cap = FILTERED_CANDIDATES if filters.any else CANDIDATES
     sqlite = session.get_bind().dialect.name == "sqlite"
-    # Names first: they are the better matches and far fewer, so ranking them is cheap.
+    # SQLite: names first, as they are the better matches and far fewer, so ranking them is cheap. PostgreSQL's
+    # GIN index holds no weights, so a names-only query rechecks every match; its ranking weighs names anyway.
+    stages = ((True, cap), (False, cap), (False, None)) if sqlite else ((False, cap), (False, None))
     hits: list[Hit] = []
-    for names_only, candidate_cap in ((True, cap), (False, cap), (False, None)):
+    for names_only, candidate_cap in stages:
         candidates = _candidates(
             session, sqlite, groups, scope, candidate_cap, names_only=names_only, any_words=any_words
         )
