@@ -16,7 +16,13 @@ _MIGRATION_LOCK = 724_091_001
 
 
 # Search structures are created by hand in the catalog migration and have no model.
-SEARCH_OBJECTS = {"resource_fts", "search_vector", "ix_resource_search_vector"}
+SEARCH_OBJECTS = {
+    "resource_fts",
+    "search_vector",
+    "ix_resource_search_vector",
+    "search_name_vector",
+    "ix_resource_search_name_vector",
+}
 
 
 def include_object(_obj: object, name: str | None, _type: str, _reflected: bool, _compare_to: object) -> bool:

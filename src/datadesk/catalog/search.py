@@ -251,9 +251,8 @@ def _fts5_match(groups: list[list[str]], scope: list[str], names_only: bool = Fa
     return f"{{{columns}}} : ({content}) AND search_scope : ({teams})"
 
 
-def _tsquery(groups: list[list[str]], scope: list[str], names_only: bool = False, any_words: bool = False) -> str:
-    weight = "A" if names_only else ""  # search_name is weight A in the tsvector
-    content = (" | " if any_words else " & ").join("(" + " | ".join(f"{w}:*{weight}" for w in g) + ")" for g in groups)
+def _tsquery(groups: list[list[str]], scope: list[str], any_words: bool = False) -> str:
+    content = (" | " if any_words else " & ").join("(" + " | ".join(f"{w}:*" for w in g) + ")" for g in groups)
     return f"({content}) & ({' | '.join(scope)})"
 
 
@@ -284,11 +283,9 @@ def search(
     filters = _Filters(type, tag.strip().lower() if tag else None, team_id, integration_id)
     cap = FILTERED_CANDIDATES if filters.any else CANDIDATES
     sqlite = session.get_bind().dialect.name == "sqlite"
-    # SQLite: names first, as they are the better matches and far fewer, so ranking them is cheap. PostgreSQL's
-    # GIN index holds no weights, so a names-only query rechecks every match; its ranking weighs names anyway.
-    stages = ((True, cap), (False, cap), (False, None)) if sqlite else ((False, cap), (False, None))
+    # Names first: they are the better matches and far fewer, so ranking them is cheap.
     hits: list[Hit] = []
-    for names_only, candidate_cap in stages:
+    for names_only, candidate_cap in ((True, cap), (False, cap), (False, None)):
         candidates = _candidates(
             session, sqlite, groups, scope, candidate_cap, names_only=names_only, any_words=any_words
         )
@@ -337,8 +334,11 @@ def _candidates(
             query = query.limit(cap)
         # bm25() is lower for better matches; flip it so larger is better, as on PostgreSQL.
         return {rowid: -float(rank) for rowid, rank in session.execute(query)}
-    tsquery = func.to_tsquery("simple", _tsquery(groups, scope, names_only, any_words))
-    vector: ColumnElement[Any] = literal_column("resource.search_vector")
+    tsquery = func.to_tsquery("simple", _tsquery(groups, scope, any_words))
+    # Names have a vector of their own: GIN holds no weights, so "names only" on the full one rechecks every row.
+    vector: ColumnElement[Any] = literal_column(
+        "resource.search_name_vector" if names_only else "resource.search_vector"
+    )
     matches = select(Resource.id.label("id"), vector.label("vector")).where(vector.op("@@")(tsquery))
     if cap is not None:
         # Ranking reads every match's vector; for words in half the catalog, rank a bounded sample instead.
