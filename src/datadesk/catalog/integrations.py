@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from datadesk import crypto
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
 from datadesk.catalog import teams as resource_teams
-from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationTeam
+from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationTeam, Resource
 from datadesk.connectors.base import ConnectionFailed, Connector
 from datadesk.connectors.registry import connector_for, mask_config
 from datadesk.db import StoreSession, utcnow
@@ -194,8 +195,6 @@ def update_integration(
 def _unmask(new: dict[str, Any], old: dict[str, str]) -> dict[str, Any]:
     url, old_url = new.get("url"), old.get("url")
     if isinstance(url, str) and old_url and "***" in url:
-        from sqlalchemy.engine import make_url
-
         try:
             candidate, previous = make_url(url), make_url(old_url)
         except Exception as exc:
@@ -216,7 +215,5 @@ def delete_integration(*, session: StoreSession, caller: Caller, secret_key: str
         integration.id,
         before={"name": integration.name, "type": integration.type},
     )
-    from datadesk.catalog.models import Resource
-
     session.execute(delete(Resource).where(Resource.integration_id == integration.id))
     session.delete(integration)
