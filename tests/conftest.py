@@ -19,6 +19,7 @@ from datadesk.settings import Settings
 from tests.dbs import fresh_pg_database
 from tests.world import World, build_world
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORES = [s for s in os.environ.get("DATADESK_TEST_STORES", "sqlite,postgres").split(",") if s]
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 
@@ -68,7 +69,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=database_url, secret_key=TEST_SECRET)
+    """Sources may live in the test's tmp_path and tests/fixtures; the store (and home) in tmp_path stay refused."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        sources_dir=os.pathsep.join([str(tmp_path), str(FIXTURES)]),
+    )
 
 
 @pytest.fixture

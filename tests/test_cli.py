@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from datadesk.app import create_app
 from datadesk.cli import app as cli
 from datadesk.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import FIXTURES, TEST_SECRET
 
 runner = CliRunner()
 
@@ -23,6 +24,7 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
         "DATADESK_HOME": str(tmp_path / "home"),
         "DATADESK_DATABASE_URL": database_url,
         "DATADESK_SECRET_KEY": TEST_SECRET,
+        "DATADESK_SOURCES_DIR": os.pathsep.join([str(tmp_path), str(FIXTURES)]),
     }
 
 
@@ -233,6 +235,15 @@ def test_integrations_and_sync_from_the_command_line(env: dict[str, str], tmp_pa
         "--type",
         "sqlite",
         "--url",
-        "sqlite:////nonexistent/x.db",
+        f"sqlite:///{tmp_path}/nonexistent/x.db",
     )
     assert code == 1 and "does not exist" in err
+    # Outside the sources folders: refused before any connection is tried.
+    outside = tmp_path / "home" / "other.db"
+    outside.parent.mkdir(exist_ok=True)
+    build_shop(outside)
+    code, _, err = run(
+        env, "integrations", "add", "-w", "acme", "--name", "bad", "--type", "sqlite", "--url", f"sqlite:///{outside}"
+    )
+    assert code == 1 and "DATADESK_SOURCES_DIR" in err
+    assert [i["name"] for i in json.loads(run(env, "integrations", "list", "-w", "acme", "--json")[1])] == ["shop"]

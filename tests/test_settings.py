@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -41,6 +42,22 @@ def test_explicit_secret_and_url_are_used(tmp_path: Path, monkeypatch: pytest.Mo
     assert settings.secret_key == "a-real-secret-of-some-length"
     assert settings.database_url == "postgresql+psycopg://u@h/db"
     assert not (tmp_path / "secret.key").exists()
+
+
+def test_sources_settings_default_under_home_and_parse_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATADESK_HOME", str(tmp_path))
+    monkeypatch.setenv("DATADESK_SECRET_KEY", "a-real-secret-of-some-length")
+    monkeypatch.delenv("DATADESK_SOURCES_DIR", raising=False)
+    monkeypatch.delenv("DATADESK_SOURCES_HOSTS", raising=False)
+    settings = Settings()
+    assert settings.sources_dirs == [tmp_path.resolve() / "sources"] and settings.sources_host_patterns == []
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setenv("DATADESK_SOURCES_DIR", os.pathsep.join([str(tmp_path / "link"), " ", "/srv/b "]))
+    monkeypatch.setenv("DATADESK_SOURCES_HOSTS", " *.Internal , db1.example.com,")
+    settings = Settings()
+    assert settings.sources_dirs == [tmp_path.resolve() / "real", Path("/srv/b")]
+    assert settings.sources_host_patterns == ["*.internal", "db1.example.com"]
 
 
 def test_every_setting_is_documented() -> None:

@@ -33,10 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datadesk-sync")
-    mcp_http = McpHttp(sessions, settings.secret_key)
+    mcp_http = McpHttp(sessions, settings)
 
     def start_sync(workspace_id: str, run_id: str) -> None:
-        workers.submit(sync.execute, sessions, settings.secret_key, workspace_id=workspace_id, run_id=run_id)
+        workers.submit(sync.execute, sessions, settings, workspace_id=workspace_id, run_id=run_id)
 
     stop = threading.Event()
 

@@ -218,7 +218,7 @@ def mcp_command(
 
     settings = load_settings()
     with open_store() as sessions:
-        stdio.serve(sessions, settings.secret_key, token)
+        stdio.serve(sessions, settings, token)
 
 
 # --- members ----------------------------------------------------------------------------------
@@ -479,7 +479,7 @@ def integrations_add(
         created = integrations.create_integration(
             session=session,
             caller=caller,
-            secret_key=settings.secret_key,
+            settings=settings,
             name=name,
             type=type,
             config={k: v for k, v in config.items() if v},
@@ -519,7 +519,7 @@ def sync_command(
             def progress(done: int, total: int, what: str) -> None:
                 bar.update(task, description=f"{name}: {what}", completed=done, total=total or None)
 
-            run, started = sync.run_now(sessions, settings.secret_key, caller, integration_id, progress)
+            run, started = sync.run_now(sessions, settings, caller, integration_id, progress)
     if not started:
         fail(f"A sync of {name} is already {run.status} (run {run.id}); it will run once.")
     if run.status != "succeeded":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from sqlalchemy import select
@@ -46,14 +47,14 @@ def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: C
         if session.scalar(select(Workspace.id).where(Workspace.slug == SLUG)) is not None:
             return list(LOGINS)
     progress.print("Building the sample warehouse...")
-    files = warehouse.build(settings.home / "demo-warehouse")
+    files = warehouse.build(warehouse_folder(settings))
     with transaction(sessions) as session:
         workspace_id = _create_people(session)
         operator = _operator(session, workspace_id)
         dwh = integrations.create_integration(
             session=session,
             caller=operator,
-            secret_key=settings.secret_key,
+            settings=settings,
             name="Acme warehouse",
             type="duckdb",
             config={"url": f"duckdb:///{files.duckdb_path}"},
@@ -62,7 +63,7 @@ def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: C
         dbt = integrations.create_integration(
             session=session,
             caller=operator,
-            secret_key=settings.secret_key,
+            settings=settings,
             name="acme_analytics (dbt)",
             type="dbt",
             config={"manifest_path": str(files.manifest_path), "catalog_path": str(files.catalog_path)},
@@ -70,7 +71,7 @@ def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: C
         ).id
     for integration_id, label in ((dwh, "warehouse"), (dbt, "dbt project")):
         progress.print(f"Syncing the {label}...")
-        run, _ = sync.run_now(sessions, settings.secret_key, operator, integration_id)
+        run, _ = sync.run_now(sessions, settings, operator, integration_id)
         if run.status != "succeeded":
             raise RuntimeError(f"the demo {label} did not sync: {run.error}")
     progress.print("Adding documentation, glossary and access rules...")
@@ -79,6 +80,13 @@ def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: C
         _document(session, operator, dwh)
         _allow_sql(session, operator, settings.secret_key, dwh)
     return list(LOGINS)
+
+
+def warehouse_folder(settings: Settings) -> Path:
+    """$DATADESK_HOME/sources/demo-warehouse, or the first sources folder's when that one is not allowed."""
+    own = (settings.home / "sources").resolve()
+    allowed = any(own == folder or folder in own.parents for folder in settings.sources_dirs)
+    return (own if allowed else settings.sources_dirs[0]) / "demo-warehouse"
 
 
 def _create_people(session: StoreSession) -> str:

@@ -32,6 +32,16 @@ class Settings(BaseSettings):
         default="",
         description="Encrypts stored secrets and signs sessions; empty means $DATADESK_HOME/secret.key.",
     )
+    sources_dir: str = Field(
+        default="",
+        description="os.pathsep-separated folders SQLite, DuckDB and dbt files may live in; "
+        "empty means $DATADESK_HOME/sources.",
+    )
+    sources_hosts: str = Field(
+        default="",
+        description="Comma-separated host patterns (*.internal, db1.example.com) PostgreSQL and MySQL "
+        "integrations may reach; empty means any host.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod
@@ -42,11 +52,29 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'datadesk.db'}"
+        if not self.sources_dir.strip(os.pathsep + " "):
+            self.sources_dir = str(self.home / "sources")
         if "DATADESK_SECRET_KEY" in os.environ or self.secret_key:
             check_secret(self.secret_key)
         else:
-            self.secret_key = load_or_create_key(self.home / "secret.key")
+            self.secret_key = load_or_create_key(self.key_file)
         return self
+
+    @property
+    def key_file(self) -> Path:
+        """Where the generated key lives (refused as a source even when DATADESK_SECRET_KEY is set)."""
+        return self.home / "secret.key"
+
+    @property
+    def sources_dirs(self) -> list[Path]:
+        """The sources folders, `~` expanded and symlinks resolved."""
+        parts = [part.strip() for part in self.sources_dir.split(os.pathsep)]
+        return [Path(part).expanduser().resolve() for part in parts if part]
+
+    @property
+    def sources_host_patterns(self) -> list[str]:
+        """The allowed host patterns, lower case; empty allows any host."""
+        return [part.strip().lower() for part in self.sources_hosts.split(",") if part.strip()]
 
 
 def check_secret(value: str) -> None:

@@ -56,9 +56,10 @@ def test_password_is_stored_encrypted_and_shown_masked(client: TestClient, world
     [
         ("postgres", {"url": pg_url(port=1)}, "refused"),
         ("postgres", {"url": pg_url(database="no_such_database_here")}, "does not exist"),
-        ("sqlite", {"url": "sqlite:////nonexistent/dir/shop.db"}, "does not exist"),
-        ("duckdb", {"url": "duckdb:////nonexistent/warehouse.duckdb"}, "does not exist"),
-        ("dbt", {"manifest_path": "/nonexistent/manifest.json"}, "does not exist"),
+        # {tmp}: the test's sources folder, so the missing file is refused by the connector, not by where it is
+        ("sqlite", {"url": "sqlite:///{tmp}/nonexistent/dir/shop.db"}, "does not exist"),
+        ("duckdb", {"url": "duckdb:///{tmp}/nonexistent/warehouse.duckdb"}, "does not exist"),
+        ("dbt", {"manifest_path": "{tmp}/nonexistent/manifest.json"}, "does not exist"),
         ("mysql", {"url": f"mysql+pymysql://root:{SECRET_PASSWORD}@127.0.0.1:1/test"}, "connection refused"),
     ],
 )
@@ -66,10 +67,12 @@ def test_a_broken_integration_is_refused_with_a_clear_reason_and_not_saved(
     client: TestClient,
     world: World,
     sessions,
+    tmp_path: Path,
     type: str,
     config: dict[str, str],
     fragment: str,  # type: ignore[no-untyped-def]
 ) -> None:
+    config = {key: value.replace("{tmp}", str(tmp_path)) for key, value in config.items()}
     response = client.post(
         "/api/v1/integrations", json={"name": "broken", "type": type, "config": config}, headers=world.a.admin.headers
     )

@@ -213,7 +213,7 @@ def test_no_secret_ever_in_a_page(client: TestClient, world: World, warehouse: W
         integration_service.create_integration(
             session=session,
             caller=world.a.caller("admin"),
-            secret_key=client.app.state.settings.secret_key,  # type: ignore[attr-defined]
+            settings=client.app.state.settings,  # type: ignore[attr-defined]
             name="pg",
             type="postgres",
             config={"url": f"postgresql://reader:{password}@db.internal/shop"},

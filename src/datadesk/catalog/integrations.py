@@ -16,10 +16,12 @@ from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationTeam, Resource
 from datadesk.connectors.base import ConnectionFailed, Connector
 from datadesk.connectors.registry import connector_for, mask_config
+from datadesk.connectors.sources import check_source
 from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound
 from datadesk.identity import audit
 from datadesk.identity.models import Team
+from datadesk.settings import Settings
 
 REQUIRED_KEYS = {"dbt": ("manifest_path",)}
 
@@ -50,8 +52,16 @@ def masked_config(secret_key: str, integration: Integration) -> dict[str, str]:
     return mask_config(integration.type, config_of(secret_key, integration))
 
 
-def connector(secret_key: str, integration: Integration) -> Connector:
-    return connector_for(integration.type, config_of(secret_key, integration))
+def source_config(settings: Settings, integration: Integration) -> dict[str, str]:
+    """The integration's config, refused (400 source_not_allowed) unless these settings still allow it as a source."""
+    config = config_of(settings.secret_key, integration)
+    check_source(settings, integration.type, config)
+    return config
+
+
+def connector(settings: Settings, integration: Integration) -> Connector:
+    """A connector on the integration's source, once the source is checked as still allowed."""
+    return connector_for(integration.type, source_config(settings, integration))
 
 
 def test_connection(type: str, config: dict[str, str]) -> None:
@@ -105,16 +115,17 @@ def create_integration(
     *,
     session: StoreSession,
     caller: Caller,
-    secret_key: str,
+    settings: Settings,
     name: str,
     type: str,
     config: dict[str, Any],
     team_ids: list[str],
     test: bool = True,
 ) -> Integration:
-    """Create an integration after a successful connection test; nothing is saved when it fails."""
+    """Create an integration on an allowed source after a successful connection test; nothing is saved when it fails."""
     require(caller, Action.manage_integrations)
     clean = check_config(type, config)
+    check_source(settings, type, clean)
     team_ids = _check_teams(session, team_ids)
     if session.scalar(select(Integration.id).where(Integration.name == name)):
         raise Conflict(f"An integration named '{name}' already exists.", code="integration_exists")
@@ -124,7 +135,7 @@ def create_integration(
         workspace_id=caller.workspace_id,
         name=name,
         type=type,
-        config_encrypted=crypto.encrypt(secret_key, json.dumps(clean)),
+        config_encrypted=crypto.encrypt(settings.secret_key, json.dumps(clean)),
     )
     session.add(integration)
     try:
@@ -148,30 +159,35 @@ def update_integration(
     *,
     session: StoreSession,
     caller: Caller,
-    secret_key: str,
+    settings: Settings,
     integration_id: str,
     name: str | None = None,
     config: dict[str, Any] | None = None,
     team_ids: list[str] | None = None,
     test: bool = True,
 ) -> Integration:
+    """Rename, re-point or re-team an integration; a new config is checked and tested before anything changes."""
     require(caller, Action.manage_integrations)
     integration = get_integration(session=session, caller=caller, integration_id=integration_id)
+    secret_key = settings.secret_key
     before = {
         "name": integration.name,
         "config": masked_config(secret_key, integration),
         "team_ids": team_ids_of(session, integration.id),
     }
-    if name is not None and name != integration.name:
-        if session.scalar(select(Integration.id).where(Integration.name == name)):
-            raise Conflict(f"An integration named '{name}' already exists.", code="integration_exists")
-        integration.name = name
+    clean: dict[str, str] | None = None
     if config is not None:
         # A masked password sent back unchanged keeps the stored one.
         merged = _unmask(config, config_of(secret_key, integration))
         clean = check_config(integration.type, merged)
+        check_source(settings, integration.type, clean)
         if test:
             test_connection(integration.type, clean)
+    if name is not None and name != integration.name:
+        if session.scalar(select(Integration.id).where(Integration.name == name)):
+            raise Conflict(f"An integration named '{name}' already exists.", code="integration_exists")
+        integration.name = name
+    if clean is not None:
         integration.config_encrypted = crypto.encrypt(secret_key, json.dumps(clean))
     if team_ids is not None:
         team_ids = _check_teams(session, team_ids)

@@ -39,7 +39,7 @@ def create_integration(
     integration = integrations.create_integration(
         session=session,
         caller=caller,
-        secret_key=settings.secret_key,
+        settings=settings,
         name=body.name,
         type=body.type,
         config=body.config,
@@ -63,7 +63,7 @@ def update_integration(
     integration = integrations.update_integration(
         session=session,
         caller=caller,
-        secret_key=settings.secret_key,
+        settings=settings,
         integration_id=integration_id,
         name=body.name,
         config=body.config,

@@ -28,8 +28,9 @@ from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwne
 from datadesk.catalog.snapshot_plan import Plan, Planned, plan
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
 from datadesk.db import FTS_DEFERRED, StoreSession, new_id, transaction, utcnow
-from datadesk.errors import NotFound
+from datadesk.errors import DomainError, NotFound
 from datadesk.identity.models import Membership, Team, User
+from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk.sync")
 STALE_AFTER = timedelta(seconds=120)
@@ -163,13 +164,16 @@ def reap_stale(session: StoreSession) -> int:
 
 def execute(
     sessions: sessionmaker[StoreSession],
-    secret_key: str,
+    settings: Settings,
     *,
     workspace_id: str,
     run_id: str,
     progress: Progress = no_progress,
 ) -> SyncRun:
-    """Claim a queued run and carry it out; the run ends succeeded or failed, never half-applied."""
+    """Claim a queued run and carry it out; the run ends succeeded or failed, never half-applied.
+
+    The source is checked again against the settings: one no longer allowed fails the run, nothing written.
+    """
     with transaction(sessions, workspace_id) as session:
         claimed = session.execute(
             update(SyncRun)
@@ -190,7 +194,7 @@ def execute(
         with transaction(sessions, workspace_id) as session:
             run = session.get(SyncRun, run_id)
             assert run is not None
-            source = connector(secret_key, session.get_one(Integration, run.integration_id))
+            source = connector(settings, session.get_one(Integration, run.integration_id))
             integration_id = run.integration_id
         progress(0, 0, "reading the source")
         snapshot = source.read(progress)  # outside any store transaction: sources can be slow
@@ -201,6 +205,8 @@ def execute(
         status = "succeeded"
     except ConnectionFailed as exc:
         error = f"Could not read the source: {exc}"
+    except DomainError as exc:  # e.g. source_not_allowed: the source was re-checked and refused
+        error = exc.message
     except Exception as exc:  # the run records why; nothing was applied
         log.exception("sync %s failed", run_id)
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:400] if str(exc) else 'failed'}"
@@ -573,7 +579,7 @@ def _write_edges(
 
 def run_now(
     sessions: sessionmaker[StoreSession],
-    secret_key: str,
+    settings: Settings,
     caller: Caller,
     integration_id: str,
     progress: Progress = no_progress,
@@ -584,4 +590,4 @@ def run_now(
         run_id = run.id
     if not created:
         return run, False
-    return execute(sessions, secret_key, workspace_id=caller.workspace_id, run_id=run_id, progress=progress), True
+    return execute(sessions, settings, workspace_id=caller.workspace_id, run_id=run_id, progress=progress), True
