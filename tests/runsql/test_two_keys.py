@@ -71,14 +71,15 @@ def test_the_guard_runs_before_table_checks_and_nothing_reaches_the_database(
     assert count["rows"] == [[2500]]
 
 
-def test_unknown_tables_and_system_catalogs_are_not_found(
+def test_unknown_tables_are_not_found_and_system_catalogs_not_allowed(
     client: TestClient, world: World, warehouse: Warehouse
 ) -> None:
     set_run_sql(client, world.a.admin, True)
     grant(client, world.a.admin, warehouse.integration_id, ["role:editor"])
-    for sql in ("SELECT * FROM nope", "SELECT name FROM sqlite_master", "SELECT * FROM main.sqlite_schema"):
+    assert warehouse.sql(client, world.a.editor, "SELECT * FROM nope").status_code == 404
+    for sql in ("SELECT name FROM sqlite_master", "SELECT * FROM main.sqlite_schema"):
         response = warehouse.sql(client, world.a.editor, sql)
-        assert response.status_code == 404, (sql, response.text)
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "sql_not_allowed"), sql
 
 
 def test_sensitive_columns_need_sensitive_access(client: TestClient, world: World, warehouse: Warehouse) -> None:

@@ -471,6 +471,12 @@ _ENGINE: dict[str, list[str]] = {
 }
 
 
+def allowlist_attacks(dialect: str) -> list[str]:
+    """Statements only an allow-list refuses (functions, casts, system tables), from `guard/<dialect>.txt`."""
+    lines = (FIXTURES / "guard" / f"{dialect}.txt").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
 def handcrafted(dialect: str) -> list[str]:
-    """The handcrafted dangerous statements for one engine: the shared ones, then its own."""
-    return _EVERY_ENGINE + _ENGINE[dialect]
+    """The handcrafted dangerous statements for one engine: the shared ones, its own, then the allow-list's."""
+    return _EVERY_ENGINE + _ENGINE[dialect] + allowlist_attacks(dialect)

@@ -4,18 +4,24 @@ Pure, no database access. It is the first of three walls (then catalog visibilit
 engine's own read-only mode in `runner.py`), so it refuses whatever it cannot vouch for. What
 runs is rebuilt from the tree it checked (comments dropped), so no parser differential between
 sqlglot and the engine (comments, quoting, executable comments) can smuggle anything past it.
+
+Functions and cast types are admitted from per-dialect allow-lists (`allowlists/*.txt`), checked
+twice: on each function node as the generator writes it, and on every call and cast in the tokens
+of the rebuilt text, as the engine will read it. System schemas and catalog tables are refused.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
@@ -61,62 +67,120 @@ class Checked:
     tables: tuple[TableRef, ...]
     expression: exp.Expr = field(compare=False, repr=False)  # the checked query (behind any EXPLAIN)
     explain: bool = False
+    # Every function the text that runs calls, lower case: an engine whose database can define functions
+    # of its own (DuckDB macros, a PostgreSQL schema ahead of pg_catalog) may resolve one of these names
+    # to its own definition; whoever opens the database can compare.
+    functions: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class _Deny:
-    exact: frozenset[str]
-    prefixes: tuple[str, ...] = ()
-    suffixes: tuple[str, ...] = ()
+# --- the allow-lists ------------------------------------------------------------------------------
+# One file per dialect and kind under allowlists/: the functions a read-only analytical query may
+# call and the types it may cast to, each reviewed against the engine's documentation. A name that
+# is not listed is refused, so a function added in an engine's next release is refused until someone
+# reads what it does and lists it.
 
-    def matches(self, name: str) -> bool:
-        return name in self.exact or name.startswith(self.prefixes) or name.endswith(self.suffixes)
-
-
-def _deny(exact: str, prefixes: str = "", suffixes: str = "") -> _Deny:
-    return _Deny(frozenset(exact.split()), tuple(prefixes.split()), tuple(suffixes.split()))
+_ENGINE_NAMES = {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite", "duckdb": "DuckDB"}
 
 
-# Functions that reach outside the query: files, network, other SQL, sleeping, locks, sequences,
-# server settings or server state. Names are compared lowercased; prefixes cover families.
-# current_setting() and @@variables are refused too: server configuration is not catalog data, it
-# is the first step of the file-read attacks in the injection corpora, and analysis never needs it.
-_EVERYWHERE = _deny(
-    "sleep benchmark load_file load_extension readfile writefile getenv current_setting set_config"
-    " sys_exec sys_eval xp_cmdshell",
-    prefixes="pg_sleep pg_read_ dblink lo_import lo_export query_to_xml",
-)
-_DENY: dict[str, _Deny] = {
-    "postgres": _deny(
-        "nextval setval currval lastval txid_current txid_current_if_assigned pg_current_xact_id"
-        " pg_current_xact_id_if_assigned pg_notify pg_reload_conf pg_rotate_logfile pg_switch_wal"
-        " pg_switch_xlog pg_promote pg_terminate_backend pg_cancel_backend pg_stat_file"
-        " pg_import_system_collations loread lowrite pg_log_backend_memory_contexts pg_log_standby_snapshot"
-        " pg_export_snapshot pg_start_backup pg_stop_backup pg_prewarm gin_clean_pending_list",
-        prefixes="pg_ls_ pg_file_ lo_ pg_advisory pg_try_advisory table_to_xml schema_to_xml database_to_xml"
-        " cursor_to_xml pg_logical_ pg_replication_ pg_create_ pg_drop_ pg_copy_ pg_backup_ pg_wal_ pg_xlog_"
-        " pg_stat_reset pg_stat_statements_reset brin_summarize brin_desummarize",
+@cache
+def allowed_functions(dialect: str) -> frozenset[str]:
+    """The function names a query in `dialect` may call, lower case."""
+    return _read_allowlist(f"{dialect}.functions.txt")
+
+
+@cache
+def allowed_types(dialect: str) -> frozenset[str]:
+    """The type names a query in `dialect` may cast to, lower case, as the rebuilt SQL spells them."""
+    return _read_allowlist(f"{dialect}.types.txt")
+
+
+def _read_allowlist(name: str) -> frozenset[str]:
+    text = resources.files("datadesk.sql").joinpath("allowlists", name).read_text(encoding="utf-8")
+    entries = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+    return frozenset(entry for entry in entries if entry)
+
+
+# Not calls, though written as a name and a parenthesis: constructors and predicates of the grammar.
+_SYNTAX_CALLS = frozenset({"cast", "try_cast", "safe_cast", "row", "array", "exists"})
+_CASTS = frozenset({"CAST", "TRY_CAST", "SAFE_CAST"})
+# Functions the engine calls without parentheses when the bare word is written (SQL's niladic
+# functions): the word alone must be allow-listed too. PostgreSQL parses `user` as such a call.
+_NILADIC: dict[str, frozenset[str]] = {
+    "postgres": frozenset(
+        "current_date current_time current_timestamp localtime localtimestamp current_user current_role"
+        " session_user user current_catalog current_schema system_user".split()
     ),
-    "mysql": _deny(
-        "get_lock release_lock release_all_locks is_free_lock is_used_lock master_pos_wait source_pos_wait"
-        " master_gtid_wait wait_for_executed_gtid_set wait_until_sql_thread_after_gtids nextval setval lastval"
-        " set_firewall_mode",
-        prefixes="sys_ lib_mysqludf audit_log_ keyring_ group_replication_ asynchronous_connection_failover_"
-        " version_tokens_ mysql_firewall firewall_ service_get_",
+    "mysql": frozenset(
+        "current_date current_time current_timestamp localtime localtimestamp utc_date utc_time utc_timestamp"
+        " current_user current_role".split()
     ),
-    "duckdb": _deny(
-        "query query_table glob sniff_csv which_secret checkpoint force_checkpoint json_execute_serialized_sql"
-        " truncate_duckdb_logs write_log add_grammar_extension remove_grammar_extension sleep_ms"
-        " load_aws_credentials st_read",
-        prefixes="read_ parquet_ duckdb_ pragma_ python_ pandas_ arrow_ iceberg_ delta_ enable_ disable_ sqlite_"
-        " postgres_ mysql_ azure_ from_csv register_external create_external destroy_external deregister_external",
-        suffixes="_scan _attach",
-    ),
-    "sqlite": _deny(
-        "edit fts3_tokenizer fts5_tokenizer randomblob zeroblob fsdir lsdir zipfile sha3_query",
-        prefixes="pragma_ sqlar_ shell_ sqlite_db",
+    "sqlite": frozenset("current_date current_time current_timestamp".split()),
+    "duckdb": frozenset(
+        "current_date current_time current_timestamp localtime localtimestamp current_user current_role"
+        " session_user user current_catalog current_schema".split()
     ),
 }
+# Schemas (and DuckDB catalogs) that hold the engine's catalog or server state, never a user's data.
+_SYSTEM_SCHEMAS: dict[str, frozenset[str]] = {
+    "postgres": frozenset({"information_schema"}),  # and every pg_* schema (pg_catalog, pg_toast, pg_temp_N)
+    "mysql": frozenset({"mysql", "information_schema", "performance_schema", "sys"}),
+    "sqlite": frozenset(),
+    "duckdb": frozenset({"system", "temp", "information_schema", "pg_catalog"}),
+}
+# Relation names that are the engine's own wherever they are written: SQLite reserves sqlite_* and
+# answers pragma_* and dbstat (eponymous virtual tables) in every schema; DuckDB finds its catalog
+# views (duckdb_tables, sqlite_master, pg_class, ...) on the default search path; MariaDB's Sequence
+# engine answers seq_1_to_N in every database.
+_SYSTEM_TABLES: dict[str, re.Pattern[str]] = {
+    "postgres": re.compile(r"(?!)"),  # pg_* is decided with the qualifiers, below
+    "mysql": re.compile(r"seq_\d+_to_\d+(_step_\d+)?"),
+    "sqlite": re.compile(r"(sqlite_|pragma_).*|dbstat|fsdir|zipfile|sqlar"),
+    "duckdb": re.compile(r"(duckdb_|sqlite_|pg_|pragma_).*"),
+}
+
+
+def _function_refused(name: str, dialect: str) -> SqlNotAllowed:
+    return SqlNotAllowed(
+        f"The function {name}() is not allowed: only the {_ENGINE_NAMES[dialect]} functions on the guard's"
+        " allow-list (aggregates, window, string, date, math, JSON and array functions) can be called."
+    )
+
+
+def _check_function(name: str, dialect: str) -> None:
+    if name.lower() not in allowed_functions(dialect):
+        raise _function_refused(name.lower(), dialect)
+
+
+def _check_type(name: str, dialect: str) -> None:
+    if _type_name(name) not in allowed_types(dialect):
+        raise SqlNotAllowed(
+            f"Casting to {name.strip()} is not allowed: only built-in {_ENGINE_NAMES[dialect]} types can be used,"
+            " not a table's row type, a catalog lookup (regclass, oid) or a user-defined type."
+        )
+
+
+def _type_name(text: str) -> str:
+    """The name part of a type as generated: `DECIMAL(10, 2)[]` is decimal, `CHAR CHARACTER SET x` char."""
+    name = re.split(r"[(\[]", text.lower(), maxsplit=1)[0]
+    for suffix in (" character set ", " collate "):
+        name = name.split(suffix, 1)[0]
+    return " ".join(name.split())
+
+
+def _quoted_refused(text: str) -> SqlNotAllowed:
+    return SqlNotAllowed(f"Quoted function names such as {text}() are not allowed; write the name unquoted.")
+
+
+def _qualified_refused(name: str) -> SqlNotAllowed:
+    return SqlNotAllowed(
+        f"Schema-qualified or method-style calls such as ….{name}() are not allowed; call built-in functions"
+        " by their plain name."
+    )
+
+
+def _func_name(node: exp.Func) -> str:
+    return node.name if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)) else node.sql_name().lower()
+
 
 _FORBIDDEN: tuple[tuple[type[exp.Expr] | tuple[type[exp.Expr], ...], str], ...] = (
     (exp.Into, "SELECT … INTO is not allowed: it writes to a table, a file or variables."),
@@ -136,7 +200,6 @@ _FORBIDDEN: tuple[tuple[type[exp.Expr] | tuple[type[exp.Expr], ...], str], ...] 
 
 _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Values)
 _QUERY_START = {TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.L_PAREN}
-_NOT_A_NAME = {TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA}
 # MySQL runs the text of /*! … */ and /*M! … */ comments, and /*+ … */ hints can SET_VAR limits.
 _MYSQL_EXECUTABLE_COMMENT = re.compile(r"/\*(?:M?!|\+)", re.IGNORECASE)
 _UNICODE_IDENTIFIER = re.compile(r'U&"', re.IGNORECASE)  # spells any name: U&"\0070g_sleep" is pg_sleep
@@ -195,20 +258,90 @@ def _check(sql: str, dialect: str, sg_dialect: str) -> Checked:
     if dialect in ("mysql", "sqlite"):
         _keep_result_names(root, body, sg_dialect)
 
-    # What runs is checked too: the rebuilt text must parse to a tree that passes the same checks,
-    # names the same tables and rebuilds to the very same text.
-    rebuilt = _generate(root, sg_dialect)
-    _check_tokens(_tokenize(rebuilt, sg_dialect), dialect, after_explain=True)
+    # What runs is checked too: every call and cast in the rebuilt text, as the engine will read it;
+    # and the rebuilt text must parse to a tree that passes the same checks, names the same tables
+    # and rebuilds to the very same text.
+    rebuilt = _generate(root, dialect)
+    rebuilt_tokens = _tokenize(rebuilt, sg_dialect)
+    _check_tokens(rebuilt_tokens, dialect, after_explain=True)
+    functions = _check_calls(rebuilt_tokens, dialect)
     again = _parse_one(rebuilt, sg_dialect)
     _validate(again, dialect)
-    if _generate(again, sg_dialect) != rebuilt or _tables(again, sg_dialect) != tables:
+    if _generate(again, dialect) != rebuilt or _tables(again, sg_dialect) != tables:
         raise SqlNotAllowed("The statement could not be checked reliably.")
-    return Checked(sql=prefix + rebuilt, dialect=dialect, tables=tables, expression=again, explain=bool(prefix))
+    return Checked(
+        sql=prefix + rebuilt,
+        dialect=dialect,
+        tables=tables,
+        expression=again,
+        explain=bool(prefix),
+        functions=functions,
+    )
 
 
-def _generate(tree: exp.Expr, sg_dialect: str) -> str:
-    # Function names keep their case: a quoted "Name"(…) in PostgreSQL is another function than NAME(…).
-    return tree.sql(dialect=sg_dialect, comments=False, unsupported_level=ErrorLevel.RAISE, normalize_functions=False)
+class _Recording(Protocol):
+    generated: list[tuple[exp.Expr, str]]
+
+    def generate(self, expression: exp.Expr, copy: bool = True) -> str: ...
+
+
+@cache
+def _recording_generator(sg_dialect: str) -> type:
+    """The dialect's generator, noting the text it writes for each function call and each type."""
+    base = Dialect.get_or_raise(sg_dialect).generator_class
+
+    def sql(self: Any, expression: str | exp.Expr | None, key: str | None = None, comment: bool = True) -> str:
+        text: str = base.sql(self, expression, key, comment)
+        if key is None and isinstance(expression, (exp.Func, exp.DataType)):
+            self.generated.append((expression, text))
+        return text
+
+    return type(f"Recording{base.__name__}", (base,), {"sql": sql})
+
+
+def _generate(tree: exp.Expr, dialect: str) -> str:
+    """The text to run, rebuilt from `tree`; each function and type is checked as the generator writes it."""
+    sg_dialect = DIALECTS[dialect]
+    generator = cast(
+        "_Recording",
+        _recording_generator(sg_dialect)(
+            dialect=sg_dialect,
+            comments=False,
+            unsupported_level=ErrorLevel.RAISE,
+            # Function names keep their case: a quoted "Name"(…) in PostgreSQL is another function than NAME(…).
+            normalize_functions=False,
+        ),
+    )
+    generator.generated = []
+    text = generator.generate(tree)
+    for node, written in generator.generated:
+        if isinstance(node, exp.DataType):
+            _check_type(written, dialect)
+        elif isinstance(node, exp.Func):
+            _check_written_call(node, written, dialect)
+    return text
+
+
+_WRITTEN_HEAD = re.compile(
+    r"""\s*(?:(?P<word>[A-Za-z_][A-Za-z0-9_$]*)|(?P<quoted>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]))\s*(?P<call>\()?"""
+)
+
+
+def _check_written_call(node: exp.Func, written: str, dialect: str) -> None:
+    """The name the generator wrote for one function node is allow-listed, unquoted and unqualified."""
+    head = _WRITTEN_HEAD.match(written)
+    if isinstance(node.parent, exp.Dot) and node.arg_key == "expression":
+        raise _qualified_refused(_func_name(node))
+    if head is None:
+        return  # written as an operator or other syntax: its operands are checked on their own
+    word, quoted = head.group("word"), head.group("quoted")
+    if head.group("call"):
+        if quoted:
+            raise _quoted_refused(quoted)
+        if word.lower() not in _SYNTAX_CALLS and not (dialect == "duckdb" and isinstance(node, exp.Columns)):
+            _check_function(word, dialect)
+    elif word and head.end() == len(written) and not any(True for _ in node.iter_expressions()):
+        _check_function(word, dialect)  # a niladic function written bare: CURRENT_DATE, CURRENT_USER
 
 
 _LIST_ENDS = {
@@ -303,20 +436,185 @@ def _check_tokens(tokens: list[Token], dialect: str, *, after_explain: bool) -> 
             f"Only read-only queries (SELECT, WITH, VALUES, EXPLAIN) can be run; {word} statements cannot."
         )
 
-    deny = _DENY[dialect]
-    for token, following in itertools.pairwise(statement):
-        if token.token_type == TokenType.INTO:
-            raise SqlNotAllowed("SELECT … INTO is not allowed: it writes to a table, a file or variables.")
-        if following.token_type == TokenType.L_PAREN and token.token_type not in _NOT_A_NAME:
-            _check_function_name(token.text.lower(), deny)
+    if any(token.token_type == TokenType.INTO for token in statement):
+        raise SqlNotAllowed("SELECT … INTO is not allowed: it writes to a table, a file or variables.")
 
 
-def _check_function_name(name: str, deny: _Deny) -> None:
-    if deny.matches(name) or _EVERYWHERE.matches(name):
-        raise SqlNotAllowed(
-            f"The function {name}() is not allowed: it reaches outside the query "
-            "(files, network, other SQL, sleeping, locks, sequences or server settings)."
-        )
+# Token types that are never a function's name, even before a parenthesis.
+_LITERALS = frozenset(
+    token_type for token_type in TokenType if token_type.name.endswith("STRING") or token_type == TokenType.NUMBER
+)
+_GRAMMAR = frozenset(
+    getattr(TokenType, name)
+    for name in (
+        "ALIAS ALL AND ANY ARRAY BETWEEN CASE COLLATE CUBE DISTINCT ELSE ESCAPE EXCEPT EXISTS FILTER FROM GLOB"
+        " GROUP_BY GROUPING_SETS HAVING ILIKE IN INTERSECT IS JOIN LATERAL LIKE LIMIT MEMBER_OF NOT OFFSET ON OR"
+        " ORDER_BY OVER PARTITION_BY QUALIFY RLIKE ROLLUP ROW SELECT SIMILAR_TO SOME THEN UNION USING VALUES WHEN"
+        " WHERE WINDOW"
+    ).split()
+)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(?: [A-Za-z_][A-Za-z0-9_$]*)*")  # keywords may be two words
+_SAMPLING_METHODS = frozenset({"BERNOULLI", "SYSTEM", "RESERVOIR"})
+_STAR_MODIFIERS = frozenset({"EXCLUDE", "REPLACE", "RENAME"})
+
+
+def _check_calls(tokens: list[Token], dialect: str) -> frozenset[str]:
+    """Every call in the text that runs names an allow-listed function, every cast an allow-listed type.
+
+    Read on the tokens of the rebuilt text, as the engine reads it: a name followed by `(` is a call
+    unless the grammar says otherwise (CAST's type, a table alias's column list, a CTE's column list,
+    IN, EXISTS, OVER, FILTER, WITHIN GROUP, ...). Unknown words before `(` count as calls. Returns the
+    names called, lower case.
+    """
+    called: set[str] = set()
+    partner = _partners(tokens)
+    in_type = _cast_types(tokens, partner, dialect)
+    ctes = _cte_names(tokens, partner)
+    star_modifiers: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token.token_type == TokenType.DCOLON:
+            raise SqlNotAllowed("The statement could not be checked reliably.")
+        if i in in_type or token.token_type in _LITERALS:
+            continue
+        word = token.token_type in (TokenType.VAR, TokenType.IDENTIFIER) or bool(_WORD.fullmatch(token.text))
+        before = tokens[i - 1] if i else None
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if not word or (before is not None and before.token_type == TokenType.ALIAS):
+            continue  # `AS name(a, b)` names a relation's columns
+        if after is None or after.token_type != TokenType.L_PAREN:
+            if (
+                token.token_type != TokenType.IDENTIFIER
+                and token.text.lower() in _NILADIC[dialect]
+                and not (before is not None and before.token_type == TokenType.DOT)
+                and not (after is not None and after.token_type == TokenType.DOT)
+            ):
+                _check_function(token.text, dialect)
+                called.add(token.text.lower())
+            continue
+        if token.token_type in _GRAMMAR or i in ctes or _grammar_word(tokens, i, partner, dialect, star_modifiers):
+            continue
+        if token.token_type == TokenType.IDENTIFIER:
+            raise _quoted_refused(_quote(token.text, dialect))
+        if before is not None and before.token_type == TokenType.DOT:
+            raise _qualified_refused(token.text)
+        if token.text.upper() in _CASTS:
+            continue  # its type was checked by _cast_types
+        if token.text.lower() not in _SYNTAX_CALLS:
+            _check_function(token.text, dialect)
+            called.add(token.text.lower())
+    return frozenset(called)
+
+
+def _quote(name: str, dialect: str) -> str:
+    return f"`{name}`" if dialect == "mysql" else f'"{name}"'
+
+
+def _partners(tokens: list[Token]) -> dict[int, int]:
+    """Each bracket's index to its partner's; unbalanced text is refused."""
+    pairs = {TokenType.L_PAREN: TokenType.R_PAREN, TokenType.L_BRACKET: TokenType.R_BRACKET,
+             TokenType.L_BRACE: TokenType.R_BRACE}  # fmt: skip
+    closing = set(pairs.values())
+    stack: list[int] = []
+    partner: dict[int, int] = {}
+    for i, token in enumerate(tokens):
+        if token.token_type in pairs:
+            stack.append(i)
+        elif token.token_type in closing:
+            if not stack or pairs[tokens[stack[-1]].token_type] != token.token_type:
+                raise SqlNotAllowed(_UNPARSEABLE)
+            opened = stack.pop()
+            partner[opened], partner[i] = i, opened
+    if stack:
+        raise SqlNotAllowed(_UNPARSEABLE)
+    return partner
+
+
+def _cast_types(tokens: list[Token], partner: dict[int, int], dialect: str) -> set[int]:
+    """Check the type of every CAST(x AS type); return the positions the types take."""
+    positions: set[int] = set()
+    for i, token in enumerate(tokens[:-1]):
+        if token.text.upper() not in _CASTS or tokens[i + 1].token_type != TokenType.L_PAREN:
+            continue
+        close = partner[i + 1]
+        k = i + 2
+        while k < close and tokens[k].token_type != TokenType.ALIAS:
+            k = partner.get(k, k) + 1 if tokens[k].token_type in _OPENING else k + 1
+        if k >= close:
+            raise SqlNotAllowed("The statement could not be checked reliably.")
+        words: list[str] = []
+        j = k + 1
+        while j < close:
+            kind = tokens[j].token_type
+            if kind in _OPENING:
+                for inner in range(j + 1, partner[j]):  # type parameters: sizes, or nested types
+                    if tokens[inner + 1].token_type == TokenType.L_PAREN and _WORD.fullmatch(tokens[inner].text):
+                        _check_type(tokens[inner].text, dialect)
+                j = partner[j] + 1
+                continue
+            if kind in (TokenType.IDENTIFIER, TokenType.DOT) or not _WORD.fullmatch(tokens[j].text):
+                shown = "".join(t.text if t.token_type != TokenType.IDENTIFIER else _quote(t.text, dialect)
+                                for t in tokens[k + 1 : close])  # fmt: skip
+                raise SqlNotAllowed(f"Casting to {shown} is not allowed: only built-in type names can be used.")
+            words.append(tokens[j].text)
+            j += 1
+        _check_type(" ".join(words), dialect)
+        positions.update(range(k + 1, close))
+    return positions
+
+
+def _cte_names(tokens: list[Token], partner: dict[int, int]) -> set[int]:
+    """Positions of the names in `WITH [RECURSIVE] name [(columns)] AS [NOT] [MATERIALIZED] (query), ...`."""
+    names: set[int] = set()
+    n = len(tokens)
+    for w, token in enumerate(tokens):
+        if token.token_type != TokenType.WITH:
+            continue
+        j = w + 1
+        if j < n and tokens[j].token_type == TokenType.RECURSIVE:
+            j += 1
+        while j < n:
+            k = j + 1
+            if k < n and tokens[k].token_type == TokenType.L_PAREN:
+                k = partner[k] + 1
+            if k >= n or tokens[k].token_type != TokenType.ALIAS:
+                break
+            k += 1
+            for optional in ("NOT", "MATERIALIZED"):
+                if k < n and tokens[k].text.upper() == optional:
+                    k += 1
+            if k >= n or tokens[k].token_type != TokenType.L_PAREN:
+                break
+            names.add(j)
+            k = partner[k] + 1
+            if k >= n or tokens[k].token_type != TokenType.COMMA:
+                break
+            j = k + 1
+    return names
+
+
+def _grammar_word(tokens: list[Token], i: int, partner: dict[int, int], dialect: str, star_modifiers: set[int]) -> bool:
+    """Words the grammar puts before `(` in a given place: not calls there."""
+    text = tokens[i].text.upper()
+    before = tokens[i - 1] if i else None
+    previous = before.text.upper() if before is not None else ""
+    if text == "MATERIALIZED":  # WITH x AS [NOT] MATERIALIZED (…)
+        return previous == "AS" or (previous == "NOT" and i >= 2 and tokens[i - 2].token_type == TokenType.ALIAS)
+    if text == "GROUP":  # WITHIN GROUP (ORDER BY …)
+        return previous == "WITHIN"
+    if text in _SAMPLING_METHODS:  # TABLESAMPLE BERNOULLI (10), USING SAMPLE SYSTEM (10 PERCENT)
+        return previous in ("TABLESAMPLE", "SAMPLE")
+    if dialect == "duckdb" and text in _STAR_MODIFIERS and before is not None:  # * EXCLUDE (a) REPLACE (…)
+        after_modifier = before.token_type == TokenType.R_PAREN and partner[i - 1] - 1 in star_modifiers
+        if before.token_type == TokenType.STAR or after_modifier:
+            star_modifiers.add(i)
+            return True
+        return False
+    if dialect == "duckdb" and text == "COLUMNS":  # COLUMNS('regex'): picks columns, calls nothing
+        return True
+    if dialect == "mysql" and text == "AGAINST" and before is not None and before.token_type == TokenType.R_PAREN:
+        opened = partner[i - 1]
+        return opened > 0 and tokens[opened - 1].text.upper() == "MATCH"
+    return False
 
 
 def _split_explain(text: str, explain: Token, dialect: str, sg_dialect: str) -> tuple[str, str]:
@@ -393,35 +691,99 @@ def _parse_one(text: str, sg_dialect: str) -> exp.Expr:
 
 
 def _validate(root: exp.Expr, dialect: str) -> None:
-    """Refuse anything but a query, and any node or function that reaches outside it."""
+    """Refuse anything but a query, and any node, function, type or table that reaches outside it."""
     query = root
     while isinstance(query, exp.Subquery):
         query = query.this
     if not isinstance(query, _QUERY_ROOTS):
         raise SqlNotAllowed("Only read-only queries (SELECT, WITH, VALUES, EXPLAIN) can be run.")
-    deny = _DENY[dialect]
     for node in root.walk():
         for kinds, reason in _FORBIDDEN:
             if isinstance(node, kinds):
                 raise SqlNotAllowed(reason)
-        if isinstance(node, exp.Func):
-            for name in _function_names(node):
-                _check_function_name(name, deny)
-        if isinstance(node, exp.Table):
+        if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
+            _check_anonymous(node, dialect)
+        elif isinstance(node, exp.Func) and isinstance(node.parent, exp.Dot) and node.arg_key == "expression":
+            raise _qualified_refused(_func_name(node))
+        elif isinstance(node, exp.DataType):
+            _check_datatype(node, dialect)
+        elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star):
+            _check_row_expansion(node)
+        elif isinstance(node, exp.Column):
+            _check_bare_word(node, dialect)
+        elif isinstance(node, exp.Table):
             _check_table(node, dialect)
+        elif isinstance(node, (exp.Placeholder, exp.Parameter)) or (
+            dialect == "mysql" and isinstance(node, exp.PropertyEQ)
+        ):
+            raise SqlNotAllowed("Parameters, variables and assignments (?, $1, @x, :=) are not allowed.")
+        elif isinstance(node, exp.Operator):
+            raise SqlNotAllowed("OPERATOR(…) is not allowed: use the plain built-in operators.")
+        elif isinstance(node, exp.PositionalColumn):
+            raise SqlNotAllowed("Positional column references (#2) are not allowed; name the columns.")
 
 
-def _function_names(node: exp.Func) -> set[str]:
-    if isinstance(node, exp.Anonymous):
-        return {node.name.lower()}
-    return {name.lower() for name in type(node).sql_names()} | {node.key.lower()}
+def _check_anonymous(node: exp.Func, dialect: str) -> None:
+    name = node.this
+    if isinstance(name, exp.Identifier) and name.quoted:
+        raise _quoted_refused(name.sql(dialect=DIALECTS[dialect]))
+    text = name.name if isinstance(name, exp.Identifier) else str(name)
+    if isinstance(node.parent, exp.Dot) and node.arg_key == "expression":
+        raise _qualified_refused(text)
+    if text.lower() not in _SYNTAX_CALLS:
+        _check_function(text, dialect)
+
+
+def _check_datatype(node: exp.DataType, dialect: str) -> None:
+    if isinstance(node, exp.ObjectIdentifier):
+        raise SqlNotAllowed(f"Casting to {node.name} is not allowed: it looks names up in the catalog.")
+    if node.this == exp.DType.USERDEFINED:
+        kind = node.args.get("kind")
+        plain = isinstance(kind, str) or (isinstance(kind, exp.Identifier) and not kind.quoted)
+        name = kind if isinstance(kind, str) else kind.sql(dialect=DIALECTS[dialect]) if kind else "this type"
+        if not plain or not _WORD.fullmatch(name):
+            raise SqlNotAllowed(
+                f"Casting to {name} is not allowed: only built-in {_ENGINE_NAMES[dialect]} types can be used,"
+                " not a table's row type or a user-defined type."
+            )
+        _check_type(name, dialect)
+
+
+def _check_row_expansion(node: exp.Dot) -> None:
+    """`(x).*` expands a composite value: only a table's own row, never a cast to some row type."""
+    inner = node.this.this if isinstance(node.this, exp.Paren) else node.this
+    if not isinstance(inner, exp.Column) or isinstance(inner.this, exp.Star):
+        raise SqlNotAllowed("Expanding (…).* is allowed only on a table's row, written (alias).*.")
+
+
+def _check_bare_word(column: exp.Column, dialect: str) -> None:
+    """PostgreSQL reads an unquoted `user` or `current_role` as a function call, not a column."""
+    identifier = column.this
+    if (
+        not column.table
+        and isinstance(identifier, exp.Identifier)
+        and not identifier.quoted
+        and identifier.name.lower() in _NILADIC[dialect]
+    ):
+        _check_function(identifier.name, dialect)
 
 
 def _check_table(table: exp.Table, dialect: str) -> None:
+    qualifiers = [part.name.lower() for part in (table.args.get("catalog"), table.args.get("db")) if part]
     if isinstance(table.this, exp.Func):
+        if qualifiers:
+            raise _qualified_refused(_func_name(table.this))
         return  # a table function: checked as a function
     if not isinstance(table.this, exp.Identifier):
         raise SqlNotAllowed("This kind of table reference is not supported.")
+    name = table.name.lower()
+    system = any(q in _SYSTEM_SCHEMAS[dialect] for q in qualifiers) or bool(_SYSTEM_TABLES[dialect].fullmatch(name))
+    if dialect == "postgres":
+        # Every pg_* schema is the server's; unqualified pg_* names resolve to pg_catalog before the search path.
+        system = system or any(q.startswith("pg_") for q in qualifiers) or (not qualifiers and name.startswith("pg_"))
+    if system:
+        shown = ".".join(part.name for part in table.parts)
+        raise SqlNotAllowed(f"{shown} is part of the engine's system catalog, which cannot be read.")
     if dialect == "duckdb":
         for part in table.parts:
             if _DUCKDB_PATHLIKE.search(part.name):
@@ -547,6 +909,13 @@ class _ColumnResolver:
             for scope in scopes:  # DuckDB COLUMNS(regex) picks columns by pattern: count them all
                 for source in self._real_sources(scope):
                     self._read_all(source)
+        for dot in qualified.find_all(exp.Dot):
+            row = dot.this.this if isinstance(dot.this, exp.Paren) else None
+            if isinstance(row, exp.TableColumn) or (isinstance(row, exp.Column) and not row.table):
+                home = self._scope_of(row, by_node)
+                if home is None:
+                    raise SqlNotAllowed("Could not work out which columns the query reads.")
+                self._check_field(_find_source(row.name, list(_chain(home))), row.name, dot.expression)
         for node in qualified.find_all(exp.Column, exp.TableColumn, exp.Star):
             home = self._scope_of(node, by_node)
             if home is None:
@@ -563,6 +932,26 @@ class _ColumnResolver:
                 # A bare * the qualifier could not expand (or one inside a function): all it can see.
                 for source in self._real_sources(home):
                     self._read_all(source)
+
+    def _check_field(self, source: exp.Table | Scope | None, row: str, field: exp.Expr) -> None:
+        """`(alias).name` must name a column: PostgreSQL reads it as a call of `name` on the whole row otherwise."""
+        real = self._real(source)
+        if real is not None:
+            outputs = set(self.columns.get(real) or ())
+        elif isinstance(source, Scope):
+            outputs = set(source.expression.named_selects) if isinstance(source.expression, exp.Query) else set()
+            alias = source.expression.parent.args.get("alias") if source.expression.parent else None
+            if isinstance(alias, exp.TableAlias):
+                outputs |= {column.name for column in alias.columns}
+        else:
+            return  # a composite column's field: the catalog does not say which fields it has
+        quoted = isinstance(field, exp.Identifier) and field.quoted
+        name = field.name if isinstance(field, exp.Identifier) else ""
+        if name not in outputs and (quoted or name.lower() not in {output.lower() for output in outputs}):
+            raise SqlNotAllowed(
+                f"({row}).{field.sql()} does not name a column; PostgreSQL would call a function of that name"
+                " on the whole row."
+            )
 
     @staticmethod
     def _scope_of(node: exp.Expr, by_node: dict[int, Scope]) -> Scope | None:
