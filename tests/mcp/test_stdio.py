@@ -29,6 +29,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "DATADESK_HOME": str(settings.home),
         "DATADESK_DATABASE_URL": settings.database_url,
         "DATADESK_SECRET_KEY": settings.secret_key,
+        "DATADESK_SOURCES_DIR": settings.sources_dir,
     }
 
 

@@ -1,4 +1,8 @@
-"""Integration grants: whether a caller holds query or sensitive access, directly, by Team or by role."""
+"""Integration grants and the two-key rule: whether a caller may run SQL, and read sensitive columns.
+
+Every door (POST /sql, the assistant's run_sql, MCP's run_sql) asks `require_run_sql`; what tools
+are offered asks `run_sql_offered`. Nothing else decides it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from datadesk.access.caller import Caller
+from datadesk.access.models import IntegrationGrant
 from datadesk.db import StoreSession
-from datadesk.sql.models import IntegrationGrant
+from datadesk.errors import Forbidden
 
 
 def principals(caller: Caller) -> set[str]:
@@ -59,3 +64,16 @@ def queryable_integrations(session: StoreSession, caller: Caller) -> list[str]:
 def is_sensitive(tags: Iterable[str], sensitive_tags: Iterable[str]) -> bool:
     """Whether any of a resource's tags is one the workspace calls sensitive."""
     return bool({t.lower() for t in tags} & {t.lower() for t in sensitive_tags})
+
+
+def require_run_sql(session: StoreSession, caller: Caller, integration_id: str, *, run_sql_enabled: bool) -> None:
+    """The two keys: Run SQL switched on by an admin AND the caller's query access on this integration."""
+    if not run_sql_enabled:
+        raise Forbidden("Run SQL is switched off for this workspace.", code="run_sql_disabled")
+    if not can_query(session, caller, integration_id):
+        raise Forbidden("You do not hold query access on this integration.", code="no_query_access")
+
+
+def run_sql_offered(session: StoreSession, caller: Caller, *, run_sql_enabled: bool) -> bool:
+    """Whether a run_sql tool is offered at all: Run SQL on and query access on some integration."""
+    return run_sql_enabled and bool(queryable_integrations(session, caller))

@@ -52,3 +52,10 @@ def owns(caller: Caller, owner_user_id: str | None) -> bool:
 def may_revoke_token(caller: Caller, owner_user_id: str) -> bool:
     """People revoke their own tokens; admins may revoke anyone's in their workspace."""
     return owns(caller, owner_user_id) or caller.is_admin
+
+
+def require_team_change(caller: Caller, changed_team_ids: set[str]) -> None:
+    """Editors add a resource to, or take it from, only Teams they are in; admins any Team."""
+    if caller.is_admin or changed_team_ids <= caller.team_ids:
+        return
+    raise Forbidden("You can put resources only in Teams you are in.", code="team_not_allowed")

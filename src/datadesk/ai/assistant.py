@@ -28,6 +28,8 @@ from datadesk.ai.providers.openai import OpenAIProvider
 from datadesk.catalog.service import visible_many
 from datadesk.db import StoreSession, new_id, utcnow
 from datadesk.errors import DomainError, Forbidden, NotFound, RateLimited
+from datadesk.settings import Settings
+from datadesk.sql import settings as sql_settings
 
 MAX_STEPS = 6
 HISTORY_TURNS = 5
@@ -67,7 +69,7 @@ def ask(
     *,
     session: StoreSession,
     caller: Caller,
-    secret_key: str,
+    settings: Settings,
     question: str,
     conversation_id: str | None = None,
     progress: Progress = _no_progress,
@@ -97,14 +99,15 @@ def ask(
     try:
         if row.provider != "local" and row.daily_token_budget and _tokens_today(session) >= row.daily_token_budget:
             raise BudgetExhausted("Today's token budget for the assistant is used up; it resets at midnight UTC.")
+        sql = sql_settings.get(session, caller.workspace_id)
         policy = egress.Policy(
             external=where.provider != "local" and not (where.self_hosted and row.sensitive_to_self_hosted),
-            sensitive_tags=tuple(row.sensitive_tags),
+            sensitive_tags=tuple(sql.sensitive_tags),
         )
         progress("retrieving")
         context = retrieval.retrieve(session, caller, question, policy)
-        specs, run_sql_allowed = tools.offered(session, caller, row.run_sql_enabled)
-        ctx = tools.ToolContext(session, caller, secret_key, policy, run_sql_allowed)
+        specs, run_sql_allowed = tools.offered(session, caller, sql.run_sql_enabled)
+        ctx = tools.ToolContext(session, caller, settings, policy, run_sql_allowed)
         conversation = egress.Conversation(
             model=model,
             custom_instructions=row.custom_instructions,
@@ -114,7 +117,14 @@ def ask(
             tools=specs,
         )
         answer = _loop(
-            session, caller, provider or provider_for(row, secret_key), conversation, ctx, receipt, prompt.id, progress
+            session,
+            caller,
+            provider or provider_for(row, settings.secret_key),
+            conversation,
+            ctx,
+            receipt,
+            prompt.id,
+            progress,
         )
         prompt.answer, prompt.citations = _citations(session, caller, answer)
         prompt.sql_runs = [run.__dict__ for run in ctx.sql_runs]

@@ -179,21 +179,41 @@ def error_output(message: str) -> ToolOutput:
     return ToolOutput(f"Error: {strip_literals(message)}")
 
 
+# What the model hears of a failed run_sql: a code from this list and its fixed sentence, never the
+# engine's message (DuckDB's error(col) or a cast failure would put a value in it).
+SQL_ERRORS: dict[str, str] = {
+    "run_sql_disabled": "Run SQL is switched off for this workspace.",
+    "no_query_access": "The person does not hold query access on this integration.",
+    "sql_not_allowed": "The statement is not a single read-only query the guard admits.",
+    "not_found": "A table or column in the statement is not in the catalog, or not visible to the person.",
+    "sensitive_column": "The statement reads a column with a sensitive tag, and the person may not.",
+    "sql_timeout": "The query ran past its time limit and was cancelled.",
+    "sql_error": "The database could not run the query; the person sees its message.",
+}
+
+
 def sql_output(
     status: str,
     columns: list[dict[str, str]],
-    row_count: int,
+    rows_returned: bool,
     truncated: bool,
     error_code: str = "",
-    error_message: str = "",
+    types_known: bool = True,
 ) -> ToolOutput:
-    """What run_sql tells the model: never a value from the result."""
+    """What run_sql tells the model: nothing computed from a value, not even a row count.
+
+    Column types go along only when the engine declares them (`types_known`): SQLite's come from
+    the first value of each column, so they would say something about the values.
+    """
     result: dict[str, Any] = {"status": status}
     if error_code:
-        result["error"] = {"code": error_code, "message": strip_literals(error_message)}
+        code = error_code if error_code in SQL_ERRORS else "sql_error"
+        result["error"] = {"code": code, "message": SQL_ERRORS[code]}
     else:
-        result["columns"] = [{"name": c.get("name", ""), "type": c.get("type", "")} for c in columns]
-        result["row_count"] = row_count
+        result["columns"] = [
+            {"name": c.get("name", ""), "type": c.get("type", "") if types_known else "unknown"} for c in columns
+        ]
+        result["rows_returned"] = rows_returned
         result["truncated"] = truncated
         result["note"] = "The rows were shown to the person; you do not see them."
     return ToolOutput(json.dumps(result, separators=(",", ":")))

@@ -10,12 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
 
-DEFAULT_SENSITIVE_TAGS = ["pii", "sensitive", "restricted"]
 DEFAULT_RETENTION_DAYS = 90
 
 
 class AiSettings(Base):
-    """What the assistant may do in one workspace; a new workspace starts local-only, Run SQL off."""
+    """What the assistant may do in one workspace; a new workspace starts local-only."""
 
     __tablename__ = "ai_settings"
 
@@ -29,13 +28,9 @@ class AiSettings(Base):
     api_key_encrypted: Mapped[str] = mapped_column(Text, default="")
     # A self-hosted base URL may receive resources with sensitive tags only when an admin says so.
     sensitive_to_self_hosted: Mapped[bool] = mapped_column(Boolean, default=False)
-    run_sql_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     custom_instructions: Mapped[str] = mapped_column(Text, default="")
     prompt_retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
-    sensitive_tags: Mapped[list[str]] = mapped_column(default=lambda: list(DEFAULT_SENSITIVE_TAGS))
     daily_token_budget: Mapped[int] = mapped_column(Integer, default=200_000)
-    sql_row_cap: Mapped[int] = mapped_column(Integer, default=1000)
-    sql_timeout_seconds: Mapped[int] = mapped_column(Integer, default=30)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

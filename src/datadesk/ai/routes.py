@@ -13,11 +13,13 @@ from datadesk.ai import settings as ai_settings
 from datadesk.ai.models import AiSettings
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
 from datadesk.http_errors import error_response
+from datadesk.sql import settings as sql_settings
+from datadesk.sql.models import SqlSettings
 
 router = APIRouter()
 
 
-def settings_out(row: AiSettings) -> schemas.AiSettingsOut:
+def settings_out(row: AiSettings, sql: SqlSettings) -> schemas.AiSettingsOut:
     where = ai_settings.destination(row)
     return schemas.AiSettingsOut(
         enabled=row.enabled,
@@ -26,13 +28,14 @@ def settings_out(row: AiSettings) -> schemas.AiSettingsOut:
         base_url=row.base_url,
         api_key_set=bool(row.api_key_encrypted),
         sensitive_to_self_hosted=row.sensitive_to_self_hosted,
-        run_sql_enabled=row.run_sql_enabled,
+        run_sql_enabled=sql.run_sql_enabled,
         custom_instructions=row.custom_instructions,
         prompt_retention_days=row.prompt_retention_days,
-        sensitive_tags=list(row.sensitive_tags),
+        sensitive_tags=list(sql.sensitive_tags),
         daily_token_budget=row.daily_token_budget,
-        sql_row_cap=row.sql_row_cap,
-        sql_timeout_seconds=row.sql_timeout_seconds,
+        sql_row_cap=sql.row_cap,
+        sql_byte_cap=sql.byte_cap,
+        sql_timeout_seconds=sql.timeout_seconds,
         host=where.host,
         region=where.region,
     )
@@ -40,7 +43,8 @@ def settings_out(row: AiSettings) -> schemas.AiSettingsOut:
 
 @router.get("/settings/ai", tags=["ai"])
 def get_settings(session: SessionDep, caller: CallerDep) -> schemas.AiSettingsOut:
-    return settings_out(ai_settings.read(session=session, caller=caller))
+    row = ai_settings.read(session=session, caller=caller)
+    return settings_out(row, sql_settings.read(session=session, caller=caller))
 
 
 @router.put("/settings/ai", tags=["ai"])
@@ -49,7 +53,7 @@ def put_settings(
 ) -> schemas.AiSettingsOut:
     changes = body.model_dump(exclude_unset=True)
     row = ai_settings.update(session=session, caller=caller, secret_key=settings.secret_key, changes=changes)
-    return settings_out(row)
+    return settings_out(row, sql_settings.read(session=session, caller=caller))
 
 
 @router.post(
@@ -59,11 +63,11 @@ def ask(
     body: schemas.AskIn, request: Request, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> Response:
     if "text/event-stream" in request.headers.get("accept", ""):
-        return streaming.stream_answer(request.app.state.sessions, caller, settings.secret_key, body)
+        return streaming.stream_answer(request.app.state.sessions, caller, settings, body)
     answer = assistant.ask(
         session=session,
         caller=caller,
-        secret_key=settings.secret_key,
+        settings=settings,
         question=body.question,
         conversation_id=body.conversation_id,
     )

@@ -27,6 +27,7 @@ class AiSettingsIn(BaseModel):
     sensitive_tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = None
     daily_token_budget: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
     sql_row_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    sql_byte_cap: Annotated[int, Field(ge=1000, le=500_000_000)] | None = None
     sql_timeout_seconds: Annotated[int, Field(ge=1, le=600)] | None = None
 
 
@@ -43,6 +44,7 @@ class AiSettingsOut(BaseModel):
     sensitive_tags: list[str]
     daily_token_budget: int
     sql_row_cap: int
+    sql_byte_cap: int
     sql_timeout_seconds: int
     host: str
     region: str

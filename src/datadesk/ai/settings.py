@@ -15,6 +15,7 @@ from datadesk.ai.models import AiSettings
 from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Invalid
 from datadesk.identity import audit
+from datadesk.sql import settings as sql_settings
 
 PROVIDERS = ("local", "openai", "anthropic")
 PUBLIC_HOSTS = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
@@ -25,14 +26,18 @@ AUDITED = (
     "model",
     "base_url",
     "sensitive_to_self_hosted",
-    "run_sql_enabled",
     "custom_instructions",
     "prompt_retention_days",
-    "sensitive_tags",
     "daily_token_budget",
-    "sql_row_cap",
-    "sql_timeout_seconds",
 )
+# PUT /settings/ai still takes the Run SQL settings it held before they moved to sql/ (name here -> there).
+SQL_FIELDS = {
+    "run_sql_enabled": "run_sql_enabled",
+    "sql_row_cap": "row_cap",
+    "sql_byte_cap": "byte_cap",
+    "sql_timeout_seconds": "timeout_seconds",
+    "sensitive_tags": "sensitive_tags",
+}
 
 
 def get(session: StoreSession, workspace_id: str) -> AiSettings:
@@ -93,8 +98,7 @@ def update(*, session: StoreSession, caller: Caller, secret_key: str, changes: d
             raise Invalid("base_url must be an http(s) URL.", code="invalid_base_url")
     if len(changes.get("custom_instructions") or "") > MAX_INSTRUCTIONS:
         raise Invalid(f"Custom instructions are limited to {MAX_INSTRUCTIONS} characters.", code="too_long")
-    if "sensitive_tags" in changes:
-        changes["sensitive_tags"] = sorted({t.strip().lower() for t in changes["sensitive_tags"] if t.strip()})
+    sql_changes = {SQL_FIELDS[name]: changes.pop(name) for name in list(changes) if name in SQL_FIELDS}
     new_key = changes.pop("api_key", None)
     if new_key is not None:
         row.api_key_encrypted = crypto.encrypt(secret_key, new_key) if new_key else ""
@@ -112,5 +116,7 @@ def update(*, session: StoreSession, caller: Caller, secret_key: str, changes: d
     changed_after = {k: after[k] for k in changed_before}
     if changed_before:
         audit.record(session, caller, "settings.ai", caller.workspace_id, before=changed_before, after=changed_after)
+    if sql_changes:
+        sql_settings.update(session=session, caller=caller, changes=sql_changes)
     session.flush()
     return row

@@ -16,6 +16,7 @@ from datadesk.access.caller import Caller
 from datadesk.ai import assistant, schemas
 from datadesk.db import StoreSession, transaction
 from datadesk.errors import DomainError
+from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk")
 CHUNK_WORDS = 8
@@ -27,7 +28,7 @@ def _event(name: str, data: Any) -> str:
 
 
 def stream_answer(
-    sessions: sessionmaker[StoreSession], caller: Caller, secret_key: str, body: schemas.AskIn
+    sessions: sessionmaker[StoreSession], caller: Caller, settings: Settings, body: schemas.AskIn
 ) -> StreamingResponse:
     events: queue.Queue[Any] = queue.Queue()
 
@@ -37,7 +38,7 @@ def stream_answer(
                 answer = assistant.ask(
                     session=session,
                     caller=caller,
-                    secret_key=secret_key,
+                    settings=settings,
                     question=body.question,
                     conversation_id=body.conversation_id,
                     progress=lambda stage: events.put(("status", stage)),

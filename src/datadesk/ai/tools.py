@@ -16,6 +16,7 @@ from datadesk.catalog.models import RESOURCE_TYPES
 from datadesk.db import StoreSession
 from datadesk.errors import DomainError, NotFound
 from datadesk.identity import service as identity
+from datadesk.settings import Settings
 from datadesk.sql import service as sql_service
 
 SEARCH_CATALOG = ToolSpec(
@@ -61,7 +62,8 @@ LIST_RESOURCES = ToolSpec(
 RUN_SQL = ToolSpec(
     "run_sql",
     "Run one read-only SQL SELECT on an integration (use the integration_id shown on tables). The rows are shown "
-    "to the person, not to you: you get the status, the column names and types and the row count.",
+    "to the person, not to you: you get the status, the column names and types, whether any rows came back "
+    "and whether the result was cut.",
     {
         "type": "object",
         "properties": {"integration_id": {"type": "string"}, "sql": {"type": "string"}},
@@ -89,7 +91,7 @@ class SqlRun:
 class ToolContext:
     session: StoreSession
     caller: Caller
-    secret_key: str
+    settings: Settings
     policy: egress.Policy
     run_sql_allowed: bool
     sql_runs: list[SqlRun] = field(default_factory=list)
@@ -97,7 +99,7 @@ class ToolContext:
 
 def offered(session: StoreSession, caller: Caller, run_sql_enabled: bool) -> tuple[list[ToolSpec], bool]:
     """The tools offered to the model; run_sql only with Run SQL on and query access somewhere."""
-    allowed = run_sql_enabled and bool(grants.queryable_integrations(session, caller))
+    allowed = grants.run_sql_offered(session, caller, run_sql_enabled=run_sql_enabled)
     base = [SEARCH_CATALOG, GET_RESOURCE, LIST_RESOURCES]
     return ([*base, RUN_SQL] if allowed else base), allowed
 
@@ -187,7 +189,7 @@ def _run_sql(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:
     outcome = sql_service.run(
         session=ctx.session,
         caller=ctx.caller,
-        secret_key=ctx.secret_key,
+        settings=ctx.settings,
         integration_id=str(args["integration_id"]),
         sql=str(args["sql"]),
         source="assistant",
@@ -208,10 +210,10 @@ def _run_sql(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:
     return egress.sql_output(
         outcome.status,
         outcome.columns,
-        outcome.row_count,
+        outcome.row_count > 0,
         outcome.truncated,
         outcome.error.code if outcome.error else "",
-        outcome.error.message if outcome.error else "",
+        types_known=outcome.types_known,
     )
 
 

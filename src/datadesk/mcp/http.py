@@ -21,6 +21,7 @@ from datadesk.errors import Unauthorized
 from datadesk.http_errors import error_response
 from datadesk.mcp import tools
 from datadesk.mcp.server import build_server
+from datadesk.settings import Settings
 
 PATH = "/mcp"
 
@@ -39,9 +40,9 @@ def _request_token(ctx: ServerRequestContext[Any, Any]) -> str | None:
 class McpHttp:
     """The ASGI endpoint at /mcp; `running()` must be entered by the app's lifespan."""
 
-    def __init__(self, sessions: sessionmaker[StoreSession], secret_key: str) -> None:
+    def __init__(self, sessions: sessionmaker[StoreSession], settings: Settings) -> None:
         self._sessions = sessions
-        self._server = build_server(sessions, secret_key, _request_token, transport="http")
+        self._server = build_server(sessions, settings, _request_token, transport="http")
         self._manager: StreamableHTTPSessionManager | None = None
 
     @asynccontextmanager

@@ -30,6 +30,7 @@ from datadesk import __version__
 from datadesk.db import StoreSession
 from datadesk.errors import Unauthorized
 from datadesk.mcp import tools
+from datadesk.settings import Settings
 
 TokenSource = Callable[[ServerRequestContext[Any, Any]], str | None]
 
@@ -49,7 +50,7 @@ def _refused(exc: Unauthorized) -> MCPError:
 
 
 def build_server(
-    sessions: sessionmaker[StoreSession], secret_key: str, token_of: TokenSource, *, transport: str
+    sessions: sessionmaker[StoreSession], settings: Settings, token_of: TokenSource, *, transport: str
 ) -> Server[Any]:
     """The datadesk MCP server; every request is authenticated with the token `token_of` finds."""
 
@@ -67,7 +68,7 @@ def build_server(
         work = partial(
             tools.call,
             sessions,
-            secret_key,
+            settings,
             token_of(ctx),
             params.name,
             dict(params.arguments or {}),

@@ -12,15 +12,16 @@ from sqlalchemy.orm import sessionmaker
 from datadesk.db import StoreSession
 from datadesk.mcp import tools
 from datadesk.mcp.server import build_server
+from datadesk.settings import Settings
 
 
-def serve(sessions: sessionmaker[StoreSession], secret_key: str, token: str) -> None:
+def serve(sessions: sessionmaker[StoreSession], settings: Settings, token: str) -> None:
     """Refuse a bad or revoked token up front (Unauthorized), then serve until the client hangs up.
 
     Each request authenticates the token again, so revoking it stops this process's next answer.
     """
     tools.check_token(sessions, token)
-    server = build_server(sessions, secret_key, lambda _ctx: token, transport="stdio")
+    server = build_server(sessions, settings, lambda _ctx: token, transport="stdio")
     anyio.run(_serve, server)
 
 

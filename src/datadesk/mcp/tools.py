@@ -18,7 +18,6 @@ from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
 from datadesk.ai import egress
-from datadesk.ai import settings as ai_settings
 from datadesk.ai import tools as ai_tools
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
@@ -27,7 +26,9 @@ from datadesk.db import StoreSession, transaction
 from datadesk.errors import DomainError, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
 from datadesk.identity import service as identity
+from datadesk.settings import Settings
 from datadesk.sql import service as sql_service
+from datadesk.sql import settings as sql_settings
 
 log = logging.getLogger("datadesk.mcp")
 
@@ -143,7 +144,7 @@ def check_token(sessions: sessionmaker[StoreSession], token: str | None) -> Call
 
 def tools_for(session: StoreSession, caller: Caller) -> list[ToolDef]:
     """The caller's tools: run_sql only with Run SQL on and query access on some integration."""
-    settings = ai_settings.get(session, caller.workspace_id)
+    settings = sql_settings.get(session, caller.workspace_id)
     _, run_sql_allowed = ai_tools.offered(session, caller, settings.run_sql_enabled)
     return [*BASE_TOOLS, RUN_SQL] if run_sql_allowed else list(BASE_TOOLS)
 
@@ -158,7 +159,7 @@ def listed(sessions: sessionmaker[StoreSession], token: str | None) -> list[Tool
 
 def call(
     sessions: sessionmaker[StoreSession],
-    secret_key: str,
+    settings: Settings,
     token: str | None,
     name: str,
     arguments: dict[str, Any],
@@ -170,7 +171,7 @@ def call(
     try:
         with transaction(sessions) as session:
             caller = authenticate(session, token)
-            reply = _dispatch(_Context(session, caller, secret_key), name, arguments)
+            reply = _dispatch(_Context(session, caller, settings), name, arguments)
             _audit(session, caller, name, arguments, reply, transport)
             return reply
     except Exception:
@@ -187,14 +188,14 @@ def call(
 class _Context:
     session: StoreSession
     caller: Caller
-    secret_key: str
+    settings: Settings
 
     def tool_context(self) -> ai_tools.ToolContext:
         """The assistant's tool context, to build cards the way egress does."""
         return ai_tools.ToolContext(
             session=self.session,
             caller=self.caller,
-            secret_key=self.secret_key,
+            settings=self.settings,
             policy=self.policy(),
             run_sql_allowed=False,
         )
@@ -202,7 +203,7 @@ class _Context:
     def policy(self) -> egress.Policy:
         # The model behind a person's AI client is one we cannot see: treat it as external, so
         # resources and columns with a sensitive tag stay out of metadata, as for external providers.
-        settings = ai_settings.get(self.session, self.caller.workspace_id)
+        settings = sql_settings.get(self.session, self.caller.workspace_id)
         return egress.Policy(external=True, sensitive_tags=tuple(settings.sensitive_tags))
 
 
@@ -363,7 +364,7 @@ def _run_sql(ctx: _Context, arguments: dict[str, Any]) -> Reply:
     outcome = sql_service.run(
         session=ctx.session,
         caller=ctx.caller,
-        secret_key=ctx.secret_key,
+        settings=ctx.settings,
         integration_id=_required(arguments, "integration_id", 200),
         sql=_required(arguments, "sql", 100_000),
         source="mcp",

@@ -1,27 +1,35 @@
-"""Who may query an integration, and the log of every query run."""
+"""The Run SQL settings of each workspace, and the log of every query run."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
 
-GRANT_KINDS = ("query_access", "sensitive_access")
+DEFAULT_SENSITIVE_TAGS = ["pii", "sensitive", "restricted"]
+DEFAULT_ROW_CAP = 1000
+DEFAULT_BYTE_CAP = 5_000_000
+DEFAULT_TIMEOUT_SECONDS = 30
 
 
-class IntegrationGrant(WorkspaceScoped, Base):
-    """One principal (user:<id>, team:<id> or role:<role>) holding one kind of access on one integration."""
+class SqlSettings(Base):
+    """An admin's Run SQL choices for one workspace; Run SQL starts switched off."""
 
-    __tablename__ = "integration_grant"
+    __tablename__ = "sql_settings"
 
-    integration_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("integration.id", ondelete="CASCADE"), primary_key=True
+    workspace_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
     )
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
-    principal: Mapped[str] = mapped_column(String(80), primary_key=True)
+    run_sql_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    row_cap: Mapped[int] = mapped_column(Integer, default=DEFAULT_ROW_CAP)
+    byte_cap: Mapped[int] = mapped_column(Integer, default=DEFAULT_BYTE_CAP)
+    timeout_seconds: Mapped[int] = mapped_column(Integer, default=DEFAULT_TIMEOUT_SECONDS)
+    # Columns (or tables) with one of these tags need sensitive access, and never reach an external provider.
+    sensitive_tags: Mapped[list[str]] = mapped_column(default=lambda: list(DEFAULT_SENSITIVE_TAGS))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class QueryRun(WorkspaceScoped, Base):

@@ -7,13 +7,13 @@ import re
 from sqlalchemy import delete, select
 
 from datadesk.access.caller import Caller
+from datadesk.access.models import GRANT_KINDS, IntegrationGrant
 from datadesk.access.policy import Action, require
 from datadesk.catalog.integrations import get_integration
 from datadesk.db import StoreSession
 from datadesk.errors import Invalid
 from datadesk.identity import audit
 from datadesk.identity.models import Membership, Role, Team
-from datadesk.sql.models import GRANT_KINDS, IntegrationGrant
 
 PRINCIPAL = re.compile(r"^(user|team|role):([A-Za-z0-9_-]{1,64})$")
 

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
 from datadesk.http_errors import error_response
 from datadesk.sql import permissions, schemas, service
+from datadesk.sql import settings as sql_settings
+from datadesk.sql.models import SqlSettings
 
 router = APIRouter()
 
@@ -21,10 +23,11 @@ def run_sql(
     outcome = service.run(
         session=session,
         caller=caller,
-        secret_key=settings.secret_key,
+        settings=settings,
         integration_id=body.integration_id,
         sql=body.sql,
         limit=body.limit,
+        max_bytes=body.max_bytes,
         source="api",
     )
     if outcome.error is not None:
@@ -37,6 +40,21 @@ def run_sql(
         truncated=outcome.truncated,
         duration_ms=outcome.duration_ms,
     )
+
+
+def _settings_out(row: SqlSettings) -> schemas.SqlSettingsOut:
+    return schemas.SqlSettingsOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/settings/sql", tags=["sql"])
+def get_settings(session: SessionDep, caller: CallerDep) -> schemas.SqlSettingsOut:
+    return _settings_out(sql_settings.read(session=session, caller=caller))
+
+
+@router.put("/settings/sql", tags=["sql"])
+def put_settings(body: schemas.SqlSettingsIn, session: SessionDep, caller: CallerDep) -> schemas.SqlSettingsOut:
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    return _settings_out(sql_settings.update(session=session, caller=caller, changes=changes))
 
 
 @router.get("/sql/runs", tags=["sql"])

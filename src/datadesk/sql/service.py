@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from datadesk.access import grants
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
-from datadesk.ai import settings as ai_settings
-from datadesk.catalog.integrations import config_of, get_integration
+from datadesk.catalog.integrations import get_integration, source_config
 from datadesk.catalog.models import Integration, Resource, ResourceTag
 from datadesk.catalog.service import visible_many
 from datadesk.db import StoreSession
-from datadesk.errors import DomainError, Forbidden, Invalid, NotFound
-from datadesk.sql import guard, runner
+from datadesk.errors import DomainError, Forbidden, NotFound
+from datadesk.settings import Settings
+from datadesk.sql import guard, resolve, runner
+from datadesk.sql import settings as sql_settings
 from datadesk.sql.models import QueryRun
 
 DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite", "duckdb": "duckdb"}
-DEFAULT_SCHEMA = {"postgres": "public", "sqlite": "main", "duckdb": "main"}
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Outcome:
     rows: list[list[Any]] = field(default_factory=list)
     row_count: int = 0
     truncated: bool = False
+    types_known: bool = True
     duration_ms: int = 0
     tables: list[str] = field(default_factory=list)  # resource ids read
 
@@ -56,17 +58,18 @@ def run(
     *,
     session: StoreSession,
     caller: Caller,
-    secret_key: str,
+    settings: Settings,
     integration_id: str,
     sql: str,
     limit: int | None = None,
+    max_bytes: int | None = None,
     source: str = "api",
 ) -> Outcome:
     """Check and run one statement for the caller; always logged, never raises a DomainError."""
     outcome = Outcome(integration_id=integration_id, sql=sql)
     started = time.monotonic()
     try:
-        _check_and_run(session, caller, secret_key, outcome, limit)
+        _check_and_run(session, caller, settings, outcome, limit, max_bytes)
     except DomainError as exc:
         outcome.error = exc
     outcome.duration_ms = outcome.duration_ms or int((time.monotonic() - started) * 1000)
@@ -96,66 +99,102 @@ def run(
     return outcome
 
 
-def _check_and_run(session: StoreSession, caller: Caller, secret_key: str, outcome: Outcome, limit: int | None) -> None:
+def _check_and_run(
+    session: StoreSession,
+    caller: Caller,
+    settings: Settings,
+    outcome: Outcome,
+    limit: int | None,
+    max_bytes: int | None,
+) -> None:
     require(caller, Action.read_workspace)
-    settings = ai_settings.get(session, caller.workspace_id)
-    if not settings.run_sql_enabled:
-        raise Forbidden("Run SQL is switched off for this workspace.", code="run_sql_disabled")
-    integration = get_integration(session=session, caller=caller, integration_id=outcome.integration_id)
-    if not grants.can_query(session, caller, integration.id):
-        raise Forbidden("You do not hold query access on this integration.", code="no_query_access")
+    limits = sql_settings.get(session, caller.workspace_id)
+    # An unknown integration is a 404 before its grants are asked about; with Run SQL off, nothing is.
+    integration = (
+        get_integration(session=session, caller=caller, integration_id=outcome.integration_id)
+        if limits.run_sql_enabled
+        else None
+    )
+    grants.require_run_sql(session, caller, outcome.integration_id, run_sql_enabled=limits.run_sql_enabled)
+    assert integration is not None
     if integration.type not in DIALECTS:
         raise guard.SqlNotAllowed("This integration holds no data to query.")
     checked = guard.check(outcome.sql, DIALECTS[integration.type])
-    url = config_of(secret_key, integration)["url"]
-    tables = _resolve_tables(session, caller, integration, url, checked)
-    _check_columns(session, caller, settings.sensitive_tags, integration.id, checked, tables)
+    url = source_config(settings, integration)["url"]  # the source is re-checked as still allowed
+    checked, tables, inherited = _resolve_tables(session, caller, integration, url, checked)  # fully qualified now
+    _check_columns(session, caller, limits.sensitive_tags, integration.id, checked, tables, inherited)
     outcome.tables = sorted({t.id for t in tables.values()})
-    cap = settings.sql_row_cap if limit is None else max(1, min(limit, settings.sql_row_cap))
-    result = runner.run(url, checked.sql, max_rows=cap, timeout_s=float(settings.sql_timeout_seconds))
+    result = runner.run(
+        url,
+        checked.sql,
+        max_rows=_lowered(limits.row_cap, limit),
+        max_bytes=_lowered(limits.byte_cap, max_bytes),
+        timeout_s=float(limits.timeout_seconds),
+    )
     outcome.columns, outcome.rows = result.columns, result.rows
     outcome.row_count, outcome.truncated, outcome.duration_ms = result.row_count, result.truncated, result.duration_ms
+    outcome.types_known = result.types_known
 
 
-def _default_schema(integration: Integration, url: str) -> str:
-    if integration.type == "mysql":
-        return make_url(url).database or ""
-    return DEFAULT_SCHEMA[integration.type]
+def _lowered(cap: int, asked: int | None) -> int:
+    """A caller may lower a workspace cap, never raise it."""
+    return cap if asked is None else max(1, min(asked, cap))
 
 
 def _resolve_tables(
     session: StoreSession, caller: Caller, integration: Integration, url: str, checked: guard.Checked
-) -> dict[guard.TableRef, Resource]:
-    """Each table the statement reads, as a catalog resource the caller can see; NotFound otherwise."""
-    if not checked.tables:
-        return {}
-    default = _default_schema(integration, url)
-    names = sorted({ref.name.lower() for ref in checked.tables})
-    candidates = session.scalars(
-        select(Resource).where(
-            Resource.integration_id == integration.id,
+) -> tuple[guard.Checked, dict[guard.TableRef, Resource], dict[guard.TableRef, list[Resource]]]:
+    """Each table as the engine resolves it, as a catalog resource the caller can see; NotFound otherwise.
+
+    Returns the statement rewritten to name exactly those tables, fully qualified; each of its
+    tables' resource; and the tables the engine reads along with one (PostgreSQL inheritance).
+    """
+    located = resolve.locate(integration.type, url, checked)
+    wanted = list(dict.fromkeys([*located.targets, *(t for ts in located.inherited.values() for t in ts)]))
+    matched: dict[resolve.Target, tuple[Resource, str]] = {}
+    if wanted:
+        candidates = _catalog_tables(session, integration.id, {t.name for t in wanted}, located.fold)
+        for target in wanted:
+            hits = [
+                (table, schema)
+                for table, schema in candidates
+                if located.same(table.name, target.name) and located.same(schema, target.schema)
+            ]
+            if len(hits) != 1:
+                # Named by nothing: not even the text the caller wrote is echoed back.
+                raise NotFound(resolve.NOT_FOUND)
+            matched[target] = hits[0]
+        ids = [table.id for table, _ in matched.values()]
+        if len(visible_many(session, caller, ids)) != len(set(ids)):
+            raise NotFound(resolve.NOT_FOUND)
+    qualified = resolve.qualify(located, {t: (schema, table.name) for t, (table, schema) in matched.items()})
+    return (
+        qualified.checked,
+        {ref: matched[target][0] for ref, target in qualified.targets.items()},
+        {ref: [matched[t][0] for t in located.inherited.get(target, ())] for ref, target in qualified.targets.items()},
+    )
+
+
+def _catalog_tables(
+    session: StoreSession, integration_id: str, names: set[str], fold: Callable[[str], str]
+) -> list[tuple[Resource, str]]:
+    """The integration's tables and views that may carry one of these names, each with its schema's name."""
+    # Narrowed in SQL by every spelling the store's lower() could give (ASCII-only on SQLite); the
+    # engine's own comparison is applied by the caller.
+    spellings = sorted({spelling for name in names for spelling in (name, fold(name), name.lower())})
+    schema = aliased(Resource)
+    rows = session.execute(
+        select(Resource, schema.name)
+        .join(schema, schema.id == Resource.parent_id)
+        .where(
+            Resource.integration_id == integration_id,
             Resource.type.in_(("table", "view")),
             Resource.deleted_at.is_(None),
-            func.lower(Resource.name).in_(names),
+            schema.type == "schema",
+            or_(Resource.name.in_(spellings), func.lower(Resource.name).in_(spellings)),
         )
-    ).all()
-    visible = {r.id for r in visible_many(session, caller, [c.id for c in candidates])}
-    resolved: dict[guard.TableRef, Resource] = {}
-    for ref in checked.tables:
-        schema = (ref.schema or default).lower()
-        match = next(
-            (
-                c
-                for c in candidates
-                if c.name.lower() == ref.name.lower() and c.qualified_name.split(".")[-2].lower() == schema
-            ),
-            None,
-        )
-        if match is None or match.id not in visible:
-            # Named by nothing: not even the text the caller wrote is echoed back.
-            raise NotFound("A table in this query is not in the catalog, or not visible to you.")
-        resolved[ref] = match
-    return resolved
+    )
+    return [(table, schema_name) for table, schema_name in rows]
 
 
 def _check_columns(
@@ -165,26 +204,34 @@ def _check_columns(
     integration_id: str,
     checked: guard.Checked,
     tables: dict[guard.TableRef, Resource],
+    inherited: dict[guard.TableRef, list[Resource]],
 ) -> None:
-    """Refuse reading columns the caller cannot see, or sensitive ones without sensitive access."""
+    """Refuse reading columns the caller cannot see, or sensitive ones without sensitive access.
+
+    A column read from a table is read from the tables that inherit it too, under the same name.
+    """
     if not tables:
         return
-    table_ids = [t.id for t in tables.values()]
+    family = {ref: [table, *inherited.get(ref, [])] for ref, table in tables.items()}
+    table_ids = list(dict.fromkeys(member.id for members in family.values() for member in members))
     columns = session.scalars(
         select(Resource).where(
             Resource.parent_id.in_(table_ids), Resource.type == "column", Resource.deleted_at.is_(None)
         )
     ).all()
+    # Keyed by the exact name: `columns_read` answers with the catalog's own spelling, and a
+    # case-sensitive engine may hold "Secret" and secret side by side.
     by_table: dict[str, dict[str, Resource]] = defaultdict(dict)
     for column in columns:
-        by_table[column.parent_id or ""][column.name.lower()] = column
-    schema = {ref: [c.name for c in by_table[t.id].values()] for ref, t in tables.items()}
+        by_table[column.parent_id or ""][column.name] = column
+    schema = {ref: list(by_table[t.id]) for ref, t in tables.items()}
     read = guard.columns_read(checked, schema)
     read_columns = [
-        by_table[tables[ref].id][name.lower()]
+        by_table[member.id][name]
         for ref, names in read.items()
         for name in names
-        if name.lower() in by_table[tables[ref].id]
+        for member in family[ref]
+        if name in by_table[member.id]
     ]
     ids = [c.id for c in read_columns] + table_ids
     visible = {r.id for r in visible_many(session, caller, [c.id for c in read_columns])}
@@ -216,9 +263,3 @@ def list_runs(*, session: StoreSession, caller: Caller, limit: int = 100, everyo
     if not everyone:
         query = query.where(QueryRun.user_id == caller.user_id)
     return list(session.scalars(query))
-
-
-def check_limit(limit: int | None) -> int | None:
-    if limit is not None and limit < 1:
-        raise Invalid("limit must be at least 1.", code="invalid_limit")
-    return limit

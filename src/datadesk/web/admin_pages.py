@@ -27,6 +27,7 @@ from datadesk.errors import DomainError, Invalid
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role
 from datadesk.sql import permissions
+from datadesk.sql import settings as sql_settings
 from datadesk.web.render import is_htmx, render, see_other, split_words
 from datadesk.web.session import PageCaller
 
@@ -247,7 +248,7 @@ def create_integration(
         integration = integrations.create_integration(
             session=session,
             caller=caller,
-            secret_key=settings.secret_key,
+            settings=settings,
             name=name.strip(),
             type=type,
             config={k: v.strip() for k, v in config.items() if v.strip()},
@@ -286,7 +287,7 @@ def _integration_page(
         "runs": runs,
         "active": next((r for r in runs if r.status in ("queued", "running")), None),
         "queryable": integration.type != "dbt",
-        "run_sql_enabled": ai_settings.read(session=session, caller=caller).run_sql_enabled,
+        "run_sql_enabled": sql_settings.read(session=session, caller=caller).run_sql_enabled,
         **extra,
     }
     return render(request, "admin/integration.html", context, status=400 if extra.get("error") else 200)
@@ -320,7 +321,7 @@ def set_integration_teams(
         lambda: integrations.update_integration(
             session=session,
             caller=caller,
-            secret_key=settings.secret_key,
+            settings=settings,
             integration_id=integration_id,
             team_ids=team_id or [],
         ),
@@ -390,9 +391,12 @@ def _regions() -> dict[str, ai_settings.Destination]:
     return {p: ai_settings.destination(AiSettings(provider=p, base_url="")) for p in ai_settings.PROVIDERS}
 
 
-def _ai_page(request: Request, row: AiSettings, error: str = "", notice: str = "") -> Response:
+def _ai_page(
+    request: Request, session: StoreSession, caller: Caller, row: AiSettings, error: str = "", notice: str = ""
+) -> Response:
     context = {
         "s": row,
+        "sql": sql_settings.read(session=session, caller=caller),
         "where": ai_settings.destination(row),
         "regions": _regions(),
         "key_set": bool(row.api_key_encrypted),
@@ -404,7 +408,8 @@ def _ai_page(request: Request, row: AiSettings, error: str = "", notice: str = "
 
 @router.get("/ai")
 def ai_settings_page(request: Request, session: SessionDep, caller: SettingsAdmin, saved: str = "") -> Response:
-    return _ai_page(request, ai_settings.read(session=session, caller=caller), notice="Saved." if saved else "")
+    row = ai_settings.read(session=session, caller=caller)
+    return _ai_page(request, session, caller, row, notice="Saved." if saved else "")
 
 
 def _int(value: str, name: str) -> int:
@@ -433,6 +438,7 @@ def save_ai_settings(
     sensitive_tags: Annotated[str, Form(max_length=2000)] = "",
     daily_token_budget: Annotated[str, Form(max_length=12)] = "0",
     sql_row_cap: Annotated[str, Form(max_length=12)] = "1000",
+    sql_byte_cap: Annotated[str, Form(max_length=12)] = "5000000",
     sql_timeout_seconds: Annotated[str, Form(max_length=12)] = "30",
 ) -> Response:
     def change() -> None:
@@ -448,6 +454,7 @@ def save_ai_settings(
             "sensitive_tags": split_words(sensitive_tags),
             "daily_token_budget": _int(daily_token_budget, "The daily token budget"),
             "sql_row_cap": _int(sql_row_cap, "The row cap"),
+            "sql_byte_cap": _int(sql_byte_cap, "The result size cap"),
             "sql_timeout_seconds": _int(sql_timeout_seconds, "The SQL time limit"),
         }
         if api_key:
@@ -466,7 +473,7 @@ def save_ai_settings(
 
     error = _attempt(session, change)
     if error:
-        return _ai_page(request, ai_settings.read(session=session, caller=caller), error=error)
+        return _ai_page(request, session, caller, ai_settings.read(session=session, caller=caller), error=error)
     return see_other(request, "/admin/ai?saved=1")
 
 

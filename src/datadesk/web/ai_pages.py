@@ -20,6 +20,7 @@ from datadesk.catalog import integrations, service
 from datadesk.db import StoreSession, transaction
 from datadesk.deps import SessionDep, SettingsDep
 from datadesk.errors import DomainError
+from datadesk.sql import settings as sql_settings
 from datadesk.web.render import fragment, is_htmx, receipt, render, see_other
 from datadesk.web.session import PageCaller
 
@@ -64,6 +65,7 @@ def _page(
     status: int = 200,
 ) -> Response:
     settings = ai_settings.read(session=session, caller=caller)
+    run_sql_enabled = sql_settings.read(session=session, caller=caller).run_sql_enabled
     examples = ["Which tables are tagged pii?", "What are the most popular tables?"]
     if current is None:
         top, _ = service.list_resources(session=session, caller=caller, type="table", order_by="popularity", limit=1)
@@ -71,13 +73,14 @@ def _page(
             name = top[0].resource.name
             examples += [
                 f"Who owns {name}?",
-                f"How many rows in {name}?" if settings.run_sql_enabled else f"Describe {name}",
+                f"How many rows in {name}?" if run_sql_enabled else f"Describe {name}",
             ]
     context = {
         "examples": examples,
         "current": current,
         "prompts": history.list_prompts(session=session, caller=caller, limit=HISTORY_SIZE),
         "ai": settings,
+        "run_sql_enabled": run_sql_enabled,
         "where": ai_settings.destination(settings),
         "error": error,
         "question": question,
@@ -124,7 +127,7 @@ def ask(
     except ValidationError:
         return _page(request, session, caller, error="Type a question first.", status=400)
     if "text/event-stream" in request.headers.get("accept", ""):
-        source = streaming.stream_answer(request.app.state.sessions, caller, settings.secret_key, body)
+        source = streaming.stream_answer(request.app.state.sessions, caller, settings, body)
         return StreamingResponse(
             _as_html(request, caller, source.body_iterator),
             media_type="text/event-stream",
@@ -134,7 +137,7 @@ def ask(
         answer = assistant.ask(
             session=session,
             caller=caller,
-            secret_key=settings.secret_key,
+            settings=settings,
             question=body.question,
             conversation_id=body.conversation_id,
         )

@@ -269,9 +269,8 @@ def _run(state: _State, card: dict[str, Any], sql: str, what: str) -> ChatRespon
     if result.get("status") != "succeeded":
         error = result.get("error") or {}
         return ChatResponse(f"I wrote `{sql}` for {_cite(card)}, but it did not run: {error.get('message', 'refused')}")
-    return ChatResponse(
-        f"I ran `{sql}` on {_cite(card)} to {what}; the result ({result.get('row_count', 0)} row(s)) is shown below."
-    )
+    shown = "the result is shown below" if result.get("rows_returned") else "no rows came back"
+    return ChatResponse(f"I ran `{sql}` on {_cite(card)} to {what}; {shown}.")
 
 
 def _count(state: _State, phrase: str) -> ChatResponse:
