@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import math
 import os
 import sqlite3
@@ -26,15 +28,20 @@ from datadesk.sql.runner import (
     SqlError,
     SqlTimeout,
     dialect_of,
-    run,
     strip_literals,
     to_json,
 )
+from datadesk.sql.runner import run as run_qualified
+from datadesk.sql.values import CELL_CAP, CUT_MARKER
 from tests.dbs import fresh_mysql_database, fresh_pg_database, mysql_admin
 from tests.sql.attacks import CANARY_FILE, corpus_attacks, handcrafted
 from tests.sql.test_guard import LEGIT
 
 ENGINES = ("postgres", "mysql", "sqlite", "duckdb")
+
+# Statements here name tables as written, not in full as the service's do (sql/resolve.py), so the
+# PostgreSQL search path stays the connection's own; the hostile suites test the pinned one.
+run = functools.partial(run_qualified, builtins_only=False)
 
 _SETUP_COMMON = [
     "CREATE TABLE teams (id INT PRIMARY KEY, name VARCHAR(50))",
@@ -363,6 +370,32 @@ def test_a_huge_result_is_cut_short_without_reading_it_all(engine: Engine) -> No
     result = run(engine.url, _HUGE[engine.name], max_rows=1000, timeout_s=20)
     assert (result.row_count, result.truncated) == (1000, True)
     assert time.monotonic() - started < 5
+
+
+# 200 rows of 100,000 characters each: 20 MB as the engine sends it.
+_WIDE = {
+    "postgres": "SELECT n, repeat('x', 100000) AS wide FROM generate_series(1, 200) AS g(n)",
+    "mysql": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 200)"
+    " SELECT n, repeat('x', 100000) AS wide FROM r",
+    "sqlite": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 200)"
+    " SELECT n, printf('%.*c', 100000, 'x') AS wide FROM r",
+    "duckdb": "SELECT n, repeat('x', 100000) AS wide FROM range(1, 201) AS g(n)",
+}
+
+
+def test_results_are_capped_in_bytes_and_long_values_are_cut(engine: Engine) -> None:
+    result = run(engine.url, _WIDE[engine.name], max_rows=1000, max_bytes=1_000_000)
+    assert result.truncated
+    # each row is cut to CELL_CAP characters of its value plus the marker; as many fit as the cap allows
+    row_bytes = len(json.dumps([1, "x" * CELL_CAP + CUT_MARKER], ensure_ascii=False).encode())
+    assert result.row_count == 1_000_000 // row_bytes
+    assert all(row[1] == "x" * CELL_CAP + CUT_MARKER for row in result.rows)
+    assert [row[0] for row in result.rows[:3]] == [1, 2, 3]
+    # a cap larger than the result leaves it whole, and short values untouched
+    small = run(engine.url, "SELECT name FROM users ORDER BY id", max_bytes=1_000_000)
+    assert (small.rows, small.truncated) == ([["Ada"], ["Bob"], ["Cy"]], False)
+    tiny = run(engine.url, "SELECT name FROM users ORDER BY id", max_bytes=10)
+    assert (tiny.rows, tiny.truncated) == ([["Ada"]], True)
 
 
 def test_a_query_past_its_time_limit_is_cancelled(engine: Engine) -> None:

@@ -11,24 +11,22 @@ refuses those; integrations should still connect as a read-only database user.
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import functools
+import json
 import math
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from datetime import time as clock_time
-from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
-from uuid import UUID
+from typing import Any
 
-import duckdb
 import psycopg
 import pymysql
 import pymysql.cursors
@@ -37,8 +35,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from datadesk.errors import DomainError
+from datadesk.sql.guard import SqlNotAllowed
+from datadesk.sql.values import JSONValue, cell, to_json
 
-JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+__all__ = ["RunResult", "SqlError", "SqlTimeout", "dialect_of", "run", "strip_literals", "to_json"]
+
 
 _DIALECT_OF_BACKEND = {
     "postgresql": "postgres",
@@ -75,13 +76,70 @@ class RunResult:
     row_count: int
     truncated: bool
     duration_ms: int
+    types_known: bool = True  # False where types are read off the values (SQLite)
 
 
 @dataclass
 class _Fetched:
     description: Sequence[Sequence[Any]] | None
-    rows: Sequence[Sequence[Any]]
     types: list[str]
+    types_known: bool = True
+
+
+_MAX_BATCH = 500
+
+
+class _Collector:
+    """Pulls rows in batches sized from the rows seen so far until the row or byte cap is passed.
+
+    Each batch holds about half the byte cap of values as the engine sent them, so a result of
+    huge rows is read one row at a time and memory stays near the cap whatever the query returns.
+    """
+
+    def __init__(self, max_rows: int, max_bytes: int) -> None:
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.rows: list[list[JSONValue]] = []
+        self.bytes = 0
+        self.truncated = False
+        self.first_types: list[type | None] = []  # of the first non-NULL value per column (SQLite types)
+        self._seen_rows = 0
+        self._seen_bytes = 0
+
+    def drain(self, fetchmany: Callable[[int], Sequence[Sequence[Any]]]) -> None:
+        batch = 1
+        while self._take(fetchmany(batch)):
+            average = max(1, self._seen_bytes // self._seen_rows)
+            batch = max(1, min(_MAX_BATCH, self.max_bytes // 2 // average, self.max_rows - len(self.rows) + 1))
+
+    def _take(self, raw: Sequence[Sequence[Any]]) -> bool:
+        """Keep what fits of one batch; whether to fetch more. No raw row outlives this call."""
+        if not raw:
+            return False
+        for row in raw:
+            if len(self.rows) >= self.max_rows:
+                self.truncated = True
+                return False
+            cells = [cell(value) for value in row]
+            self._note_types(row)
+            self._seen_rows += 1
+            self._seen_bytes += sum(size for _, size, _ in cells)
+            converted = [value for value, _, _ in cells]
+            size = len(json.dumps(converted, ensure_ascii=False).encode())
+            if self.bytes + size > self.max_bytes:
+                self.truncated = True
+                return False
+            self.truncated |= any(cut for _, _, cut in cells)
+            self.rows.append(converted)
+            self.bytes += size
+        return True
+
+    def _note_types(self, row: Sequence[Any]) -> None:
+        if len(self.first_types) < len(row):
+            self.first_types.extend([None] * (len(row) - len(self.first_types)))
+        for index, value in enumerate(row):
+            if self.first_types[index] is None and value is not None:
+                self.first_types[index] = type(value)
 
 
 def dialect_of(url: str) -> str:
@@ -95,59 +153,48 @@ def dialect_of(url: str) -> str:
     return _DIALECT_OF_BACKEND[backend]
 
 
-def run(url: str, sql: str, *, max_rows: int = 1000, timeout_s: float = 30.0) -> RunResult:
-    """Run one read-only statement; at most `max_rows` rows come back, `truncated` says if there were more."""
-    if max_rows < 0 or not timeout_s > 0:
-        raise ValueError("max_rows must be >= 0 and timeout_s > 0")
+DEFAULT_MAX_BYTES = 5_000_000
+
+
+def run(
+    url: str,
+    sql: str,
+    *,
+    max_rows: int = 1000,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout_s: float = 30.0,
+    builtins_only: bool = True,
+) -> RunResult:
+    """Run one read-only statement; at most `max_rows` rows and about `max_bytes` of JSON come back.
+
+    `truncated` says the result was cut: more rows, the byte cap reached, or a value over CELL_CAP.
+    `builtins_only` says every table is named in full (the service's statements are), so PostgreSQL's
+    search path can hold pg_catalog alone: no function, operator or type of the database's own
+    schemas can then stand in for the built-in one the guard admitted.
+    """
+    if max_rows < 0 or max_bytes < 1 or not timeout_s > 0:
+        raise ValueError("max_rows must be >= 0, max_bytes >= 1 and timeout_s > 0")
     dialect = dialect_of(url)
     parsed = make_url(url)
-    engines: dict[str, Callable[[URL, str, int, float], _Fetched]] = {
-        "postgres": _run_postgres,
+    engines: dict[str, Callable[[URL, str, _Collector, float], _Fetched]] = {
+        "postgres": functools.partial(_run_postgres, builtins_only=builtins_only),
         "mysql": _run_mysql,
         "sqlite": _run_sqlite,
-        "duckdb": _run_duckdb,
+        "duckdb": functools.partial(_run_duckdb, builtins_only=builtins_only),
     }
     started = time.monotonic()
-    fetched = engines[dialect](parsed, sql, max_rows + 1, timeout_s)
+    collector = _Collector(max_rows, max_bytes)
+    fetched = engines[dialect](parsed, sql, collector, timeout_s)
     duration_ms = int((time.monotonic() - started) * 1000)
     names = [str(column[0]) for column in fetched.description or []]
-    rows = [[to_json(value) for value in row] for row in fetched.rows[:max_rows]]
     return RunResult(
         columns=[{"name": name, "type": kind} for name, kind in zip(names, fetched.types, strict=True)],
-        rows=rows,
-        row_count=len(rows),
-        truncated=len(fetched.rows) > max_rows,
+        rows=collector.rows,
+        row_count=len(collector.rows),
+        truncated=collector.truncated,
         duration_ms=duration_ms,
+        types_known=fetched.types_known,
     )
-
-
-def to_json(value: object) -> JSONValue:
-    """A JSON-safe form of a driver value.
-
-    Decimals become strings (exact; a JSON number would be read as a float), bytes become base64,
-    NaN and infinities become "NaN", "Infinity", "-Infinity", times ISO 8601, intervals str().
-    """
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date, clock_time)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(key): to_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_json(item) for item in value]
-    return str(value)  # ranges, network addresses, enums and whatever else a driver invents
 
 
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'?|\"(?:[^\"\\]|\\.|\"\")*\"?", re.DOTALL)
@@ -159,7 +206,7 @@ def strip_literals(message: str) -> str:
     return _NUMBER.sub("?", _QUOTED.sub("?", message))
 
 
-def _clean(error: BaseException | str, url: URL) -> str:
+def clean_error(error: BaseException | str, url: URL) -> str:
     """The first line of a driver message, never the URL or the password."""
     text = str(error).strip()
     line = next((part.strip() for part in text.splitlines() if part.strip()), "") or type(error).__name__
@@ -196,7 +243,8 @@ class _Watchdog:
 _EXPLAIN = re.compile(r"\s*EXPLAIN\b", re.IGNORECASE)
 
 
-def _run_postgres(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
+def pg_params(url: URL, timeout_s: float) -> dict[str, Any]:
+    """psycopg connection parameters for a URL, the URL's own query settings kept."""
     params: dict[str, Any] = {
         "host": url.host,
         "port": url.port,
@@ -207,10 +255,36 @@ def _run_postgres(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
         "application_name": "datadesk",
     }
     params.update({key: value if isinstance(value, str) else value[-1] for key, value in url.query.items()})
+    return {key: value for key, value in params.items() if value is not None}
+
+
+# Casts are looked up in pg_cast whatever the search path, and one a database defines runs its own
+# function. Casts of installed extensions (PostGIS, citext) are the DBA's and trusted; others refuse
+# what they could reach: a query with an explicit cast, or every query if the cast is implicit.
+_USER_CASTS = """
+SELECT c.castcontext FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
+WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')
+"""
+_EXPLICIT_CAST = re.compile(r"::|\bCAST\s*\(|\bCONVERT\s*\(", re.IGNORECASE)
+
+
+def _refuse_user_casts(conn: psycopg.Connection[Any], sql: str) -> None:
+    contexts = {str(row[0]) for row in conn.execute(_USER_CASTS).fetchall()}
+    if contexts - {"e"} or (contexts and _EXPLICIT_CAST.search(sql)):
+        raise SqlNotAllowed(
+            "This database defines casts of its own, which run its own functions; queries that could use them "
+            "cannot be run."
+        )
+
+
+def _run_postgres(url: URL, sql: str, collector: _Collector, timeout_s: float, *, builtins_only: bool) -> _Fetched:
+    params = pg_params(url, timeout_s)
     try:
-        conn = psycopg.connect(**{key: value for key, value in params.items() if value is not None})
+        conn = psycopg.connect(**params)
     except psycopg.Error as exc:
-        raise SqlError(f"Could not connect to the database: {_clean(exc, url)}") from None
+        raise SqlError(f"Could not connect to the database: {clean_error(exc, url)}") from None
     # statement_timeout cancels on the server; the watchdog is a backstop for poolers that drop it.
     watchdog = _Watchdog(timeout_s + 1.0, conn.cancel_safe)
     try:
@@ -218,6 +292,9 @@ def _run_postgres(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
         conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
         # The guard assumes standard strings; a server set otherwise would read backslashes differently.
         conn.execute("SET LOCAL standard_conforming_strings = on")
+        if builtins_only:
+            conn.execute("SET LOCAL search_path = pg_catalog")
+        _refuse_user_casts(conn, sql)
         with watchdog:
             if _EXPLAIN.match(sql):
                 cursor: psycopg.Cursor[Any] = conn.cursor()
@@ -228,15 +305,15 @@ def _run_postgres(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
                 cursor = conn.cursor(name="datadesk_run")
                 cursor.execute(sql)
             description = cursor.description
-            rows = cursor.fetchmany(fetch)
+            collector.drain(cursor.fetchmany)
         types = [column.type_display for column in description or []]
-        return _Fetched(description=description, rows=list(rows), types=types)
+        return _Fetched(description=description, types=types)
     except psycopg.errors.QueryCanceled:
         raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
     except psycopg.Error as exc:
         if watchdog.fired:
             raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
-        raise SqlError(_clean(exc, url)) from None
+        raise SqlError(clean_error(exc, url)) from None
     finally:
         with contextlib.suppress(psycopg.Error):
             conn.rollback()
@@ -253,7 +330,7 @@ for _name, _code in vars(FIELD_TYPE).items():
 _MYSQL_TIMEOUT_ERRORS = {1969, 3024, 1317, 2013}
 
 
-def _mysql_params(url: URL, timeout_s: float) -> dict[str, Any]:
+def mysql_params(url: URL, timeout_s: float) -> dict[str, Any]:
     params: dict[str, Any] = {
         "host": url.host or "localhost",
         "port": url.port or 3306,
@@ -273,12 +350,12 @@ def _mysql_params(url: URL, timeout_s: float) -> dict[str, Any]:
     return params
 
 
-def _run_mysql(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
-    params = _mysql_params(url, timeout_s)
+def _run_mysql(url: URL, sql: str, collector: _Collector, timeout_s: float) -> _Fetched:
+    params = mysql_params(url, timeout_s)
     try:
         conn = pymysql.connect(**params)
     except pymysql.MySQLError as exc:
-        raise SqlError(f"Could not connect to the database: {_clean(_mysql_message(exc), url)}") from None
+        raise SqlError(f"Could not connect to the database: {clean_error(mysql_message(exc), url)}") from None
     thread_id = conn.thread_id()
 
     def kill() -> None:
@@ -305,8 +382,8 @@ def _run_mysql(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
             cursor = conn.cursor(pymysql.cursors.SSCursor)  # unbuffered: rows beyond the cap stay unread
             cursor.execute(sql)
             description = cursor.description
-            rows = list(cursor.fetchmany(fetch))
-        if len(rows) >= fetch:
+            collector.drain(cursor.fetchmany)
+        if collector.truncated:
             # More may follow. Stop the query on the server instead of reading every row; closing
             # the cursor then only drains what is already in flight, up to the interruption.
             with contextlib.suppress(pymysql.MySQLError):
@@ -314,11 +391,11 @@ def _run_mysql(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
         with contextlib.suppress(pymysql.MySQLError):
             cursor.close()
         types = [_MYSQL_TYPES.get(column[1], str(column[1])) for column in description or []]
-        return _Fetched(description=description, rows=rows, types=types)
+        return _Fetched(description=description, types=types)
     except pymysql.MySQLError as exc:
         if watchdog.fired or _mysql_code(exc) in _MYSQL_TIMEOUT_ERRORS:
             raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
-        raise SqlError(_clean(_mysql_message(exc), url)) from None
+        raise SqlError(clean_error(mysql_message(exc), url)) from None
     finally:
         with contextlib.suppress(pymysql.MySQLError):
             conn.rollback()
@@ -330,7 +407,7 @@ def _mysql_code(exc: pymysql.MySQLError) -> int | None:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
-def _mysql_message(exc: pymysql.MySQLError) -> str:
+def mysql_message(exc: pymysql.MySQLError) -> str:
     return str(exc.args[1]) if len(exc.args) > 1 else str(exc)
 
 
@@ -343,6 +420,7 @@ _SQLITE_ALLOWED_ACTIONS = {
     sqlite3.SQLITE_RECURSIVE,
 }
 _SQLITE_DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "fsdir", "zipfile"}
+SQLITE_MAX_VALUE = 4_000_000
 _SQLITE_TYPES = {int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB"}
 
 
@@ -355,7 +433,7 @@ def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, db: str 
     return sqlite3.SQLITE_OK
 
 
-def _run_sqlite(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
+def _run_sqlite(url: URL, sql: str, collector: _Collector, timeout_s: float) -> _Fetched:
     if not url.database or url.database == ":memory:":
         raise SqlError("A SQLite integration needs a database file.")
     uri = Path(url.database).expanduser().resolve().as_uri() + "?mode=ro"
@@ -370,75 +448,93 @@ def _run_sqlite(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=min(timeout_s, 5.0), isolation_level=None)
     except sqlite3.Error as exc:
-        raise SqlError(f"Could not open the database: {_clean(exc, url)}") from None
+        raise SqlError(f"Could not open the database: {clean_error(exc, url)}") from None
     try:
         conn.execute("PRAGMA query_only = ON")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        # No value (nor any string built on the way) may pass this: SQLite runs in the server's memory.
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE)
         conn.set_authorizer(_sqlite_authorizer)
         conn.set_progress_handler(progress, 1000)
         cursor = conn.execute(sql)  # sqlite3 refuses a second statement on its own
-        rows = cursor.fetchmany(fetch)
+        collector.drain(cursor.fetchmany)
         description = cursor.description
-        types = [_sqlite_type([row[index] for row in rows]) for index in range(len(description or []))]
-        return _Fetched(description=description, rows=rows, types=types)
+        firsts = collector.first_types + [None] * len(description or [])
+        types = [_sqlite_type(firsts[index]) for index in range(len(description or []))]
+        return _Fetched(description=description, types=types, types_known=False)
     except sqlite3.Error as exc:
         if expired:
             raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
-        raise SqlError(_clean(exc, url)) from None
+        raise SqlError(clean_error(exc, url)) from None
     except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
-        raise SqlError(_clean(exc, url)) from None
+        raise SqlError(clean_error(exc, url)) from None
     finally:
         with contextlib.suppress(sqlite3.Error):
             conn.rollback()
         conn.close()
 
 
-def _sqlite_type(values: list[Any]) -> str:
+def _sqlite_type(kind: type | None) -> str:
     """SQLite has no result column types; name the storage class of the first value that has one."""
-    for value in values:
-        if value is not None:
-            return _SQLITE_TYPES.get(type(value), type(value).__name__.upper())
-    return "NULL"
+    if kind is None:
+        return "NULL"
+    return _SQLITE_TYPES.get(kind, kind.__name__.upper())
 
 
 # --- DuckDB -----------------------------------------------------------------------------------------
 
-_DUCKDB_CONFIG = {
-    "enable_external_access": False,  # no files, URLs, ATTACH, COPY or extension installs
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-    "python_enable_replacements": False,  # never scan this process's Python variables as tables
-    "lock_configuration": True,  # and no SET can undo any of it
-}
-_DUCKDB_READS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
-
-def _run_duckdb(url: URL, sql: str, fetch: int, timeout_s: float) -> _Fetched:
+def _run_duckdb(url: URL, sql: str, collector: _Collector, timeout_s: float, *, builtins_only: bool) -> _Fetched:
+    """Run in a child process (see duckdb_child): DuckDB's memory for huge values is not the server's."""
     if not url.database or url.database == ":memory:":
         raise SqlError("A DuckDB integration needs a database file.")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "datadesk.sql.duckdb_child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+    )
+    assert child.stdin is not None and child.stdout is not None
+    stdout = child.stdout
+    watchdog = _Watchdog(timeout_s, child.kill)
+    done = False
+
+    def read() -> Any:
+        line = stdout.readline()
+        if not line:
+            if watchdog.fired:
+                raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.")
+            raise SqlError("The query stopped unexpectedly.")
+        item = json.loads(line)
+        if isinstance(item, dict) and "error" in item:
+            prefix = "Could not open the database: " if item["error"] == "open" else ""
+            raise SqlError(prefix + clean_error(str(item["message"]), url))
+        return item
+
+    def fetchmany(size: int) -> list[list[Any]]:
+        nonlocal done
+        rows: list[list[Any]] = []
+        while not done and len(rows) < size:
+            item = read()
+            if isinstance(item, dict):
+                done = True
+            else:
+                rows.append(item)
+        return rows
+
     try:
-        conn = duckdb.connect(url.database, read_only=True, config=dict(_DUCKDB_CONFIG))
-    except duckdb.Error as exc:
-        raise SqlError(f"Could not open the database: {_clean(exc, url)}") from None
-    watchdog = _Watchdog(timeout_s, conn.interrupt)
-    try:
-        statements = conn.extract_statements(sql)  # DuckDB's own parser
-        if len(statements) != 1:
-            raise SqlError(_SEVERAL)
-        if statements[0].type not in _DUCKDB_READS:
-            raise SqlError("Only read-only queries can be run.")
         with watchdog:
-            result = conn.execute(statements[0])
-            description = result.description
-            rows = result.fetchmany(fetch)
-        types = [str(column[1]) for column in description or []]
-        return _Fetched(description=description, rows=rows, types=types)
-    except duckdb.InterruptException:
-        raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
-    except duckdb.Error as exc:
-        if watchdog.fired:
-            raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
-        raise SqlError(_clean(exc, url)) from None
+            child.stdin.write(json.dumps({"path": url.database, "sql": sql, "builtins_only": builtins_only}) + "\n")
+            child.stdin.close()
+            header = read()
+            description = [(name, kind) for name, kind in header["columns"]]
+            collector.drain(fetchmany)
+        return _Fetched(description=description, types=[kind for _, kind in description])
+    except BrokenPipeError:
+        raise SqlError("The query stopped unexpectedly.") from None
     finally:
-        conn.close()
+        child.kill()
+        child.wait()
+        stdout.close()
