@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from datadesk.ai.egress import fence, redact
+from datadesk.ai.egress import SQL_ERRORS, fence, redact, sql_output
 from tests.ai.conftest import Shop, allow_sql, ask, configure, use
+from tests.catalog.helpers import add_integration
 from tests.fakes.llm_server import FakeLLMServer, text, tool_call, tool_calls
 from tests.world import World
 
@@ -110,7 +111,7 @@ def test_canaries_never_reach_a_provider(
     assert len(fake_llm.completion_requests) == 3 * 25
 
 
-def test_the_model_learns_only_status_columns_and_counts(
+def test_the_model_learns_only_status_columns_and_whether_rows_came(
     client: TestClient, world: World, shop: Shop, fake_llm: FakeLLMServer
 ) -> None:
     use(client, world.a.admin, fake_llm, "openai")
@@ -130,17 +131,79 @@ def test_the_model_learns_only_status_columns_and_counts(
     )
     body = ask(client, world.a.editor, "orders?").json()
     assert body["sql_runs"][0]["rows"][0] == [shop.canaries[1], 4243]
+    assert body["sql_runs"][0]["row_count"] == 29  # the person sees everything
     results = [m for m in fake_llm.completion_requests[1].json["messages"] if m["role"] == "tool"]
     first, second = (json.loads(m["content"]) for m in results)
+    # SQLite's result types are read off the first values, so the model gets none
     assert first == {
         "status": "succeeded",
-        "columns": [{"name": "note", "type": "TEXT"}, {"name": "amount", "type": "INTEGER"}],
-        "row_count": 29,
+        "columns": [{"name": "note", "type": "unknown"}, {"name": "amount", "type": "unknown"}],
+        "rows_returned": True,
         "truncated": False,
         "note": "The rows were shown to the person; you do not see them.",
     }
     assert second["status"] in ("failed", "refused") and shop.canaries[1] not in json.dumps(second)
-    assert not re.search(r"\d{3,}", second["error"]["message"])
+    assert second["error"]["message"] == SQL_ERRORS[second["error"]["code"]]
+
+
+# A number of rows that spells the first letter of a stored value, then errors that would carry values.
+COUNT_ENCODING = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+    " WHERE i < (SELECT unicode(note) FROM orders LIMIT 1)) SELECT i FROM n"
+)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_every_run_sql_outcome_reaches_the_model_as_a_fixed_code_and_sentence(
+    client: TestClient, world: World, shop: Shop, fake_llm: FakeLLMServer, tmp_path: Path, provider: str
+) -> None:
+    use(client, world.a.admin, fake_llm, provider)
+    allow_sql(client, world, shop, ["role:editor"])
+    client.put("/api/v1/settings/sql", json={"timeout_seconds": 1}, headers=world.a.admin.headers)
+    empty = tmp_path / "other.db"
+    sqlite3.connect(empty).execute("CREATE TABLE t (a INTEGER)").connection.commit()
+    other = add_integration(client, world.a.admin, "other", "sqlite", {"url": f"sqlite:///{empty}"})
+    calls = {
+        "succeeded": (shop.integration_id, COUNT_ENCODING),
+        "no_query_access": (other["id"], "SELECT a FROM t"),
+        "sql_not_allowed": (shop.integration_id, "DELETE FROM orders"),
+        "not_found": (shop.integration_id, "SELECT * FROM campaign_hidden"),
+        "sensitive_column": (shop.integration_id, "SELECT email FROM customers"),
+        "sql_error": (
+            shop.integration_id,
+            "SELECT abs(-9223372036854775808) FROM orders",
+        ),
+        "sql_timeout": (
+            shop.integration_id,
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+        ),
+    }
+    fake_llm.script(
+        tool_calls(*(("run_sql", {"integration_id": i, "sql": sql}) for i, sql in calls.values())), text("ok")
+    )
+    body = ask(client, world.a.editor, "orders?").json()
+    runs = {run["sql"]: run for run in body["sql_runs"]}
+    assert runs[COUNT_ENCODING]["row_count"] == ord(shop.canaries[1][0])  # the person's result is whole
+    assert runs[calls["sql_error"][1]]["error"]["code"] == "sql_error"
+    sent = fake_llm.all_request_strings()
+    results = [json.loads(r) for r in fake_llm.tool_results()]
+    assert len(results) == len(calls)
+    for expected, result in zip(calls, results, strict=True):
+        if expected == "succeeded":
+            assert result["rows_returned"] is True and "row_count" not in result, result
+        else:
+            assert result["error"] == {"code": expected, "message": SQL_ERRORS[expected]}, result
+        # nothing numeric and no value: no row count, no engine message, no literal echoed back
+        assert not re.search(r"\d", json.dumps(result)), result
+    for canary in shop.canaries:
+        assert canary not in sent
+
+
+@pytest.mark.parametrize("code", [*SQL_ERRORS, "something_new"])
+def test_sql_output_knows_only_fixed_sentences(code: str) -> None:
+    output = json.loads(sql_output("failed", [], False, False, code).text)
+    known = code if code in SQL_ERRORS else "sql_error"
+    assert output == {"status": "failed", "error": {"code": known, "message": SQL_ERRORS[known]}}
 
 
 def test_sensitive_resources_stay_home_unless_the_endpoint_is_approved(

@@ -376,6 +376,22 @@ class FakeLLMServer:
             walk(r.json)
         return "\n".join(out)
 
+    def tool_results(self) -> list[str]:
+        """The tool results handed back in the last completion request, in either wire format."""
+        body = self.completion_requests[-1].json
+        found: list[str] = []
+        for message in body.get("messages", []):
+            if message.get("role") == "tool":  # Chat Completions
+                found.append(str(message.get("content")))
+            elif isinstance(message.get("content"), list):  # Messages: tool_result blocks in a user turn
+                for block in message["content"]:
+                    if isinstance(block, dict) and block.get("type") == "tool_result":
+                        content = block.get("content")
+                        if isinstance(content, list):
+                            content = "".join(str(part.get("text", "")) for part in content)
+                        found.append(str(content))
+        return found
+
     def saw(self, needle: str) -> bool:
         """Whether ``needle`` left our side in any request body (raw or JSON-unescaped) or header."""
         return needle in self.all_request_text(include_headers=True) or needle in self.all_request_strings()
