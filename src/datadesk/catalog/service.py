@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, delete, or_, select, tuple_
 
 from datadesk.access.caller import Caller
-from datadesk.access.policy import Action, require
+from datadesk.access.policy import Action, require, require_team_change
 from datadesk.access.visibility import visible_resources
 from datadesk.catalog import search
 from datadesk.catalog import teams as resource_teams
@@ -328,7 +328,10 @@ def update(*, session: StoreSession, caller: Caller, resource_id: str, changes: 
                 ResourceOwner(workspace_id=caller.workspace_id, resource_id=resource.id, kind=kind, owner_id=owner_id)
             )
     if changes.team_ids is not None:
-        resource_teams.set_curated(session, caller.workspace_id, resource, _check_teams(session, changes.team_ids))
+        team_ids = _check_teams(session, changes.team_ids)
+        current = set(resource_teams.teams_of(session, [resource.id]).get(resource.id, []))
+        require_team_change(caller, set(team_ids) ^ current)
+        resource_teams.set_curated(session, caller.workspace_id, resource, team_ids)
     if changes.links is not None:
         _set_links(session, caller, resource, changes.links)
     resource.updated_at = utcnow()
@@ -368,6 +371,8 @@ def create(
     require(caller, Action.edit_catalog)
     if type not in ("document", "glossary_term"):
         raise Invalid("Only documents and glossary terms can be created.", code="invalid_type")
+    checked_team_ids = _check_teams(session, team_ids or [])
+    require_team_change(caller, set(checked_team_ids))
     prefix = "glossary" if type == "glossary_term" else "documents"
     resource = Resource(
         workspace_id=caller.workspace_id,
@@ -390,7 +395,7 @@ def create(
                 workspace_id=caller.workspace_id, resource_id=resource.id, kind="user", owner_id=caller.user_id
             )
         )
-    resource_teams.set_curated(session, caller.workspace_id, resource, _check_teams(session, team_ids or []))
+    resource_teams.set_curated(session, caller.workspace_id, resource, checked_team_ids)
     if links:
         _set_links(session, caller, resource, links)
     session.flush()
