@@ -203,13 +203,16 @@ def test_run_sql_through_the_pages(client: TestClient, world: World, warehouse: 
         "prompt_retention_days": "30",
         "daily_token_budget": "0",
         "sql_row_cap": "1000",
+        "sql_byte_cap": "2000000",
         "sql_timeout_seconds": "30",
         "sensitive_tags": "pii, secret",
         "csrf_token": admin,
     }
+    assert 'name="sql_byte_cap" value="5000000"' in client.get("/admin/ai").text
     assert client.post("/admin/ai", data=form, follow_redirects=False).status_code == 303
     settings = client.get("/api/v1/settings/ai", headers=world.a.admin.headers).json()
     assert settings["run_sql_enabled"] and settings["prompt_retention_days"] == 30
+    assert settings["sql_byte_cap"] == 2_000_000
     assert settings["sensitive_tags"] == ["pii", "secret"]
     granted = client.post(
         f"/admin/integrations/{warehouse.integration_id}/permissions",
