@@ -701,6 +701,9 @@ def _validate(root: exp.Expr, dialect: str) -> None:
         for kinds, reason in _FORBIDDEN:
             if isinstance(node, kinds):
                 raise SqlNotAllowed(reason)
+        if isinstance(node, exp.Pivot) and not node.args.get("unpivot"):
+            # Its column names are stored values, and column names are what the assistant's model hears.
+            raise SqlNotAllowed("PIVOT is not allowed: it turns stored values into column names.")
         if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
             _check_anonymous(node, dialect)
         elif isinstance(node, exp.Func) and isinstance(node.parent, exp.Dot) and node.arg_key == "expression":
