@@ -277,7 +277,7 @@ def search(
     they are ranked with popularity, name and type. When that leaves too few, the whole match is ranked.
     """
     groups = query_words(session, caller.workspace_id, q, question=any_words)
-    scope = scope_tokens(caller)
+    scope = scope_tokens(session, caller)
     if not groups or not scope:
         return []
     filters = _Filters(type, tag.strip().lower() if tag else None, team_id, integration_id)
