@@ -59,3 +59,40 @@ def require_team_change(caller: Caller, changed_team_ids: set[str]) -> None:
     if caller.is_admin or changed_team_ids <= caller.team_ids:
         return
     raise Forbidden("You can put resources only in Teams you are in.", code="team_not_allowed")
+
+
+def may_see_team(caller: Caller, team_id: str, *, private: bool) -> bool:
+    """A public Team is seen by every member; a private one only by its members and admins."""
+    return not private or caller.is_admin or team_id in caller.team_ids
+
+
+def may_join_team(caller: Caller, team_id: str, *, private: bool, everyone: bool) -> bool:
+    """People join public Teams themselves; only admins put anyone (themselves too) in a private Team.
+
+    Everyone's membership is the admins': every new member is put in it, and taking someone out of it
+    is how an admin confines them to their own Teams, which joining it back would undo.
+    """
+    if caller.is_admin:
+        return True
+    return not everyone and (not private or team_id in caller.team_ids)
+
+
+def may_leave_team(caller: Caller, *, everyone: bool) -> bool:
+    """People leave any Team they are in, private ones too (for good); Everyone only through an admin."""
+    return caller.is_admin or not everyone
+
+
+_EVERYONE_IS_ADMINS = "Only admins change who is in the Everyone team."
+
+
+def require_join_team(caller: Caller, team_id: str, *, private: bool, everyone: bool) -> None:
+    if may_join_team(caller, team_id, private=private, everyone=everyone):
+        return
+    if everyone:
+        raise Forbidden(_EVERYONE_IS_ADMINS, code="everyone_team")
+    raise Forbidden("Only admins add people to a private Team.", code="private_team")
+
+
+def require_leave_team(caller: Caller, *, everyone: bool) -> None:
+    if not may_leave_team(caller, everyone=everyone):
+        raise Forbidden(_EVERYONE_IS_ADMINS, code="everyone_team")

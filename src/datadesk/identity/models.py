@@ -18,6 +18,11 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+class TeamVisibility(StrEnum):
+    public = "public"
+    private = "private"
+
+
 EVERYONE = "Everyone"
 
 
@@ -58,7 +63,13 @@ class Team(WorkspaceScoped, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     is_everyone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # public: any member may list, join and leave it; private: listed to its members and admins only.
+    visibility: Mapped[str] = mapped_column(String(16), default=TeamVisibility.public.value, server_default="public")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_private(self) -> bool:
+        return self.visibility == TeamVisibility.private
 
 
 class TeamMember(WorkspaceScoped, Base):

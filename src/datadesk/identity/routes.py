@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from datadesk.deps import CallerDep, SessionDep
 from datadesk.identity import schemas
 from datadesk.identity import service as identity
-from datadesk.identity.models import Membership, Role, User
+from datadesk.identity.models import Membership, Role, Team, TeamVisibility, User
 
 router = APIRouter()
 
@@ -80,23 +80,55 @@ def remove_member(user_id: str, session: SessionDep, caller: CallerDep) -> Respo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _team_out(team: Team, member_ids: list[str] | None = None) -> schemas.TeamOut:
+    return schemas.TeamOut(
+        id=team.id,
+        name=team.name,
+        visibility=TeamVisibility(team.visibility),
+        is_everyone=team.is_everyone,
+        member_ids=member_ids or [],
+    )
+
+
 @router.get("/teams", tags=["teams"])
 def list_teams(session: SessionDep, caller: CallerDep) -> schemas.TeamList:
+    """Every public Team, and the private Teams the caller is in (admins: all)."""
     rows = identity.list_teams(session=session, caller=caller)
-    return schemas.TeamList(
-        teams=[schemas.TeamOut(id=t.id, name=t.name, is_everyone=t.is_everyone, member_ids=m) for t, m in rows]
-    )
+    return schemas.TeamList(teams=[_team_out(t, m) for t, m in rows])
 
 
 @router.post("/teams", status_code=status.HTTP_201_CREATED, tags=["teams"])
 def create_team(body: schemas.TeamIn, session: SessionDep, caller: CallerDep) -> schemas.TeamOut:
-    team = identity.create_team(session=session, caller=caller, name=body.name)
-    return schemas.TeamOut(id=team.id, name=team.name)
+    team = identity.create_team(session=session, caller=caller, name=body.name, visibility=body.visibility)
+    return _team_out(team)
+
+
+@router.patch("/teams/{team_id}", tags=["teams"])
+def update_team(team_id: str, body: schemas.TeamPatch, session: SessionDep, caller: CallerDep) -> schemas.TeamOut:
+    team = identity.update_team(
+        session=session, caller=caller, team_id=team_id, name=body.name, visibility=body.visibility
+    )
+    return _team_out(team, identity.team_member_ids(session=session, caller=caller, team_id=team.id))
 
 
 @router.delete("/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["teams"])
 def delete_team(team_id: str, session: SessionDep, caller: CallerDep) -> Response:
     identity.delete_team(session=session, caller=caller, team_id=team_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# Declared before /members/{user_id}: "me" is the caller, never a user id.
+@router.post("/teams/{team_id}/members/me", status_code=status.HTTP_204_NO_CONTENT, tags=["teams"])
+def join_team(team_id: str, session: SessionDep, caller: CallerDep) -> Response:
+    """Join a public Team (a private one only through an admin; one you may not see answers 404)."""
+    identity.join_team(session=session, caller=caller, team_id=team_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/teams/{team_id}/members/me", status_code=status.HTTP_204_NO_CONTENT, tags=["teams"])
+def leave_team(team_id: str, session: SessionDep, caller: CallerDep) -> Response:
+    """Leave a Team you are in; the Everyone team only through an admin."""
+    identity.leave_team(session=session, caller=caller, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

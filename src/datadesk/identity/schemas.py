@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from datadesk.identity.models import Role
+from datadesk.identity.models import Role, TeamVisibility
 
 Email = Annotated[
     str,
@@ -89,11 +89,20 @@ class MemberList(BaseModel):
 
 class TeamIn(In):
     name: Name
+    visibility: TeamVisibility = TeamVisibility.public
+
+
+class TeamPatch(In):
+    """Absent or null fields stay as they are."""
+
+    name: Name | None = None
+    visibility: TeamVisibility | None = None
 
 
 class TeamOut(BaseModel):
     id: str
     name: str
+    visibility: TeamVisibility
     is_everyone: bool = False
     member_ids: list[str] = []
 

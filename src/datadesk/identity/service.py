@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datadesk.access.caller import Caller
-from datadesk.access.policy import Action, may_revoke_token, owns, require
+from datadesk.access.policy import (
+    Action,
+    may_join_team,
+    may_leave_team,
+    may_revoke_token,
+    may_see_team,
+    owns,
+    require,
+    require_join_team,
+    require_leave_team,
+)
 from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
@@ -19,6 +30,7 @@ from datadesk.identity.models import (
     Role,
     Team,
     TeamMember,
+    TeamVisibility,
     User,
     Workspace,
 )
@@ -165,9 +177,11 @@ def list_members(*, session: StoreSession, caller: Caller) -> list[tuple[Members
     rows = session.execute(
         select(Membership, User).join(User, User.id == Membership.user_id).order_by(User.email)
     ).all()
+    seen = _seen_team_ids(session, caller)
     teams: dict[str, list[str]] = defaultdict(list)
     for team_id, user_id in session.execute(select(TeamMember.team_id, TeamMember.user_id)):
-        teams[user_id].append(team_id)
+        if team_id in seen:
+            teams[user_id].append(team_id)
     return [(m, u, sorted(teams[u.id])) for m, u in rows]
 
 
@@ -178,7 +192,10 @@ def get_member(*, session: StoreSession, caller: Caller, user_id: str) -> tuple[
         raise NotFound("No such member.")
     user = session.get(User, user_id)
     assert user is not None
-    team_ids = sorted(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id)))
+    seen = _seen_team_ids(session, caller)
+    team_ids = sorted(
+        t for t in session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user_id)) if t in seen
+    )
     return membership, user, team_ids
 
 
@@ -262,42 +279,130 @@ def find_member_by_email(*, session: StoreSession, caller: Caller, email: str) -
 # --- Teams ------------------------------------------------------------------------------------
 
 
+def _may_see(caller: Caller, team: Team) -> bool:
+    return may_see_team(caller, team.id, private=team.is_private)
+
+
+def _seen_team_ids(session: StoreSession, caller: Caller) -> set[str]:
+    """Ids of the Teams the caller may see: a private Team's name and members stay with its members and admins."""
+    rows = session.execute(select(Team.id, Team.visibility))
+    return {t for t, v in rows if may_see_team(caller, t, private=v == TeamVisibility.private)}
+
+
 def list_teams(*, session: StoreSession, caller: Caller) -> list[tuple[Team, list[str]]]:
+    """The Teams the caller may see (every public one; private ones they are in; all for admins)."""
     require(caller, Action.read_workspace)
     members: dict[str, list[str]] = defaultdict(list)
     for team_id, user_id in session.execute(select(TeamMember.team_id, TeamMember.user_id)):
         members[team_id].append(user_id)
     teams = session.scalars(select(Team).order_by(Team.is_everyone.desc(), Team.name))
-    return [(t, sorted(members[t.id])) for t in teams]
+    return [(t, sorted(members[t.id])) for t in teams if _may_see(caller, t)]
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    """A Team as its Teams page shows it to the caller: are they in it, may they join or leave it."""
+
+    team: Team
+    members: int
+    member: bool
+    may_join: bool
+    may_leave: bool
+
+
+def team_choices(*, session: StoreSession, caller: Caller) -> list[TeamChoice]:
+    """The caller's view of the Teams they may see, with what access.policy lets them do to each."""
+    mine = set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == caller.user_id)))
+    choices = []
+    for team, member_ids in list_teams(session=session, caller=caller):
+        member = team.id in mine
+        choices.append(
+            TeamChoice(
+                team=team,
+                members=len(member_ids),
+                member=member,
+                may_join=caller.user_id is not None
+                and not member
+                and may_join_team(caller, team.id, private=team.is_private, everyone=team.is_everyone),
+                may_leave=member and may_leave_team(caller, everyone=team.is_everyone),
+            )
+        )
+    return choices
 
 
 def get_team(*, session: StoreSession, caller: Caller, team_id: str) -> Team:
+    """One Team; another workspace's, or a private one the caller may not see, is NotFound like a missing one."""
     require(caller, Action.read_workspace)
     team = session.get(Team, team_id)
-    if team is None or team.workspace_id != caller.workspace_id:
+    if team is None or team.workspace_id != caller.workspace_id or not _may_see(caller, team):
         raise NotFound("No such Team.")
     return team
+
+
+def team_member_ids(*, session: StoreSession, caller: Caller, team_id: str) -> list[str]:
+    team = get_team(session=session, caller=caller, team_id=team_id)
+    return sorted(session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id)))
 
 
 def find_team(*, session: StoreSession, caller: Caller, name: str) -> Team:
     require(caller, Action.read_workspace)
     team = session.scalar(select(Team).where(func.lower(Team.name) == name.strip().lower()))
-    if team is None:
+    if team is None or not _may_see(caller, team):
         raise NotFound(f"No Team '{name}'.")
     return team
 
 
-def create_team(*, session: StoreSession, caller: Caller, name: str) -> Team:
+def _name_taken(session: StoreSession, name: str, but: str | None = None) -> None:
+    query = select(Team.id).where(func.lower(Team.name) == name.strip().lower())
+    if but is not None:
+        query = query.where(Team.id != but)
+    if session.scalar(query):
+        raise Conflict(f"A Team named '{name.strip()}' already exists.", code="team_exists")
+
+
+def create_team(
+    *, session: StoreSession, caller: Caller, name: str, visibility: TeamVisibility = TeamVisibility.public
+) -> Team:
     require(caller, Action.manage_teams)
-    if session.scalar(select(Team.id).where(func.lower(Team.name) == name.strip().lower())):
-        raise Conflict(f"A Team named '{name}' already exists.", code="team_exists")
-    team = Team(workspace_id=caller.workspace_id, name=name.strip())
+    _name_taken(session, name)
+    team = Team(workspace_id=caller.workspace_id, name=name.strip(), visibility=TeamVisibility(visibility).value)
     session.add(team)
     try:
         session.flush()
     except IntegrityError as exc:
         raise Conflict(f"A Team named '{name}' already exists.", code="team_exists") from exc
-    audit.record(session, caller, "team.create", team.id, after={"name": team.name})
+    audit.record(session, caller, "team.create", team.id, after={"name": team.name, "visibility": team.visibility})
+    return team
+
+
+def update_team(
+    *,
+    session: StoreSession,
+    caller: Caller,
+    team_id: str,
+    name: str | None = None,
+    visibility: TeamVisibility | None = None,
+) -> Team:
+    """Rename a Team or make it public or private; Everyone keeps its name and stays public."""
+    require(caller, Action.manage_teams)
+    team = get_team(session=session, caller=caller, team_id=team_id)
+    new_name = name.strip() if name is not None else team.name
+    new_visibility = TeamVisibility(visibility).value if visibility is not None else team.visibility
+    before = {"name": team.name, "visibility": team.visibility}
+    after = {"name": new_name, "visibility": new_visibility}
+    if before == after:
+        return team
+    if team.is_everyone:
+        raise Conflict("The Everyone team keeps its name and is always public.", code="everyone_team")
+    if new_name != team.name:
+        _name_taken(session, new_name, but=team.id)
+    team.name, team.visibility = new_name, new_visibility
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A Team named '{new_name}' already exists.", code="team_exists") from exc
+    audit.record(session, caller, "team.update", team.id, before=before, after=after)
     return team
 
 
@@ -318,12 +423,25 @@ def delete_team(*, session: StoreSession, caller: Caller, team_id: str) -> None:
     audit.record(session, caller, "team.delete", team_id, before={"name": team.name})
 
 
+def _put_in_team(session: StoreSession, caller: Caller, team: Team, user_id: str) -> bool:
+    """Add one person to a Team; False when they were in it already (a concurrent add included)."""
+    if session.get(TeamMember, (team.id, user_id)) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(TeamMember(workspace_id=caller.workspace_id, team_id=team.id, user_id=user_id))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 def add_team_member(*, session: StoreSession, caller: Caller, team_id: str, user_id: str) -> None:
+    """An admin puts someone in any Team, private ones included."""
     require(caller, Action.manage_teams)
     team = get_team(session=session, caller=caller, team_id=team_id)
     get_member(session=session, caller=caller, user_id=user_id)
-    if session.get(TeamMember, (team_id, user_id)) is None:
-        session.add(TeamMember(workspace_id=caller.workspace_id, team_id=team.id, user_id=user_id))
+    if _put_in_team(session, caller, team, user_id):
         audit.record(session, caller, "team.member.add", team_id, after={"user_id": user_id})
 
 
@@ -335,3 +453,35 @@ def remove_team_member(*, session: StoreSession, caller: Caller, team_id: str, u
         raise NotFound("That person is not in this Team.")
     session.delete(row)
     audit.record(session, caller, "team.member.remove", team_id, before={"user_id": user_id})
+
+
+def _person(caller: Caller) -> str:
+    if caller.user_id is None:
+        raise Invalid("Joining and leaving Teams is for a person; use `datadesk teams add`.", code="no_user")
+    return caller.user_id
+
+
+def join_team(*, session: StoreSession, caller: Caller, team_id: str) -> Team:
+    """The caller joins a Team they may see and join; being in it already is fine.
+
+    Visibility comes from the caller's Teams, read from the store on each request, so the change
+    holds from the next request on, through every door.
+    """
+    user_id = _person(caller)
+    team = get_team(session=session, caller=caller, team_id=team_id)
+    require_join_team(caller, team.id, private=team.is_private, everyone=team.is_everyone)
+    if _put_in_team(session, caller, team, user_id):
+        audit.record(session, caller, "team.member.join", team.id, after={"user_id": user_id})
+    return team
+
+
+def leave_team(*, session: StoreSession, caller: Caller, team_id: str) -> None:
+    """The caller leaves a Team they are in (a private one they cannot join back)."""
+    user_id = _person(caller)
+    team = get_team(session=session, caller=caller, team_id=team_id)
+    row = session.get(TeamMember, (team.id, user_id))
+    if row is None:
+        raise NotFound("You are not in this Team.")
+    require_leave_team(caller, everyone=team.is_everyone)
+    session.delete(row)
+    audit.record(session, caller, "team.member.leave", team.id, before={"user_id": user_id})

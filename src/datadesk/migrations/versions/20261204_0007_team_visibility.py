@@ -7,6 +7,9 @@ Create Date: 2026-12-04 19:30:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "20261204_0007"
 down_revision: str | None = "20261204_0006"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Every existing Team (Everyone included) was visible to the whole workspace: they start public.
+    with op.batch_alter_table("team") as batch:
+        batch.add_column(sa.Column("visibility", sa.String(length=16), nullable=False, server_default="public"))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("team") as batch:
+        batch.drop_column("visibility")
