@@ -39,10 +39,7 @@ class Shop:
 
 @pytest.fixture(autouse=True)
 def _fast_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    from datadesk.ai import assistant
-
     monkeypatch.setattr(wire, "TIMEOUT_SECONDS", 2.0)
-    monkeypatch.setattr(assistant, "QUESTIONS_PER_MINUTE", 1000)  # the rate-limit test lowers it
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_canaries_never_reach_a_provider(
     provider: str,
     other_workspace_table: str,
 ) -> None:
-    use(client, world.a.admin, fake_llm, provider)
+    use(client, world.a.admin, fake_llm, provider, questions_per_minute=0)  # more questions than a minute allows
     allow_sql(client, world, shop, ["role:editor"], sensitive=["role:editor"])
     conversations = 0
     for question in QUESTIONS:

@@ -191,12 +191,8 @@ def test_the_daily_token_budget(
     assert statuses == ["answered", "failed"]
 
 
-def test_disabled_assistant_and_per_person_rate_limit(
-    client: TestClient, world: World, shop: Shop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from datadesk.ai import assistant
-
-    monkeypatch.setattr(assistant, "QUESTIONS_PER_MINUTE", 2)
+def test_disabled_assistant_and_per_person_rate_limit(client: TestClient, world: World, shop: Shop) -> None:
+    configure(client, world.a.admin, questions_per_minute=2)
     assert ask(client, world.a.editor, "what is orders").status_code == 200
     assert ask(client, world.a.editor, "what is orders").status_code == 200
     limited = ask(client, world.a.editor, "what is orders")

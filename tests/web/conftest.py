@@ -34,13 +34,6 @@ class Warehouse:
         return str(self.resources[name]["id"])
 
 
-@pytest.fixture(autouse=True)
-def _no_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from datadesk.ai import assistant
-
-    monkeypatch.setattr(assistant, "QUESTIONS_PER_MINUTE", 1000)
-
-
 @pytest.fixture
 def warehouse(client: TestClient, world: World, tmp_path: Path) -> Warehouse:
     """A SQLite shop synced into workspace A (Everyone sees it), documented through the API."""

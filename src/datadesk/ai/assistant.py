@@ -1,7 +1,9 @@
 """Asking the assistant: retrieval, the provider's tool loop, citations, the receipt, history and audit.
 
-Failures never raise past here: the prompt is saved as failed with its code, the audit entries of
-every request already sent are kept, and the caller turns the error into the contract's JSON.
+Refusals before the question starts (switched off, questions per minute) raise. Later failures never
+raise past here: the prompt is saved as failed with its code, the audit entries of every request already
+sent are kept, and the caller turns the error into the contract's JSON. One deadline bounds the whole
+question, every provider call and retry of the tool loop included.
 """
 
 from __future__ import annotations
@@ -10,37 +12,31 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
-from datadesk.ai import audit, egress, retrieval, tools
+from datadesk.ai import audit, egress, limits, retrieval, tools
 from datadesk.ai import settings as ai_settings
-from datadesk.ai.models import AiSettings, LlmCall, Prompt
+from datadesk.ai.models import AiSettings, Prompt
 from datadesk.ai.providers.anthropic import AnthropicProvider
-from datadesk.ai.providers.base import Provider, ProviderError, WireLog, WireRecord
+from datadesk.ai.providers.base import Deadline, Provider, ProviderError, WireLog, WireRecord
 from datadesk.ai.providers.local import MODEL as LOCAL_MODEL
 from datadesk.ai.providers.local import LocalProvider
 from datadesk.ai.providers.openai import OpenAIProvider
 from datadesk.catalog.service import visible_many
-from datadesk.db import StoreSession, new_id, utcnow
-from datadesk.errors import DomainError, Forbidden, NotFound, RateLimited
+from datadesk.db import StoreSession, new_id
+from datadesk.errors import DomainError, Forbidden, NotFound
 from datadesk.settings import Settings
 from datadesk.sql import settings as sql_settings
 
 MAX_STEPS = 6
 HISTORY_TURNS = 5
-QUESTIONS_PER_MINUTE = 20
 _CITATION = re.compile(r"\s*\[\[([A-Za-z0-9_-]{1,64})\]\]")
 
 Progress = Callable[[str], None]
-
-
-class BudgetExhausted(RateLimited):
-    code = "token_budget_exhausted"
 
 
 class ToolLoopExhausted(ProviderError):
@@ -82,8 +78,9 @@ def ask(
     row = ai_settings.get(session, caller.workspace_id)
     if not row.enabled:
         raise Forbidden("The assistant is switched off for this workspace.", code="ai_disabled")
-    _check_rate(session, caller)
     history = _history(session, caller, conversation_id)
+    limits.take_turn(session, caller, row.questions_per_minute)
+    deadline = Deadline.after(row.question_deadline_s)
     where = ai_settings.destination(row)
     model = LOCAL_MODEL if row.provider == "local" else row.model
     prompt = Prompt(
@@ -97,8 +94,8 @@ def ask(
     )
     receipt = _Receipt(where)
     try:
-        if row.provider != "local" and row.daily_token_budget and _tokens_today(session) >= row.daily_token_budget:
-            raise BudgetExhausted("Today's token budget for the assistant is used up; it resets at midnight UTC.")
+        if row.provider != "local":  # the local provider costs no tokens
+            limits.check_budgets(session, caller, row)
         sql = sql_settings.get(session, caller.workspace_id)
         policy = egress.Policy(
             external=where.provider != "local" and not (where.self_hosted and row.sensitive_to_self_hosted),
@@ -125,6 +122,7 @@ def ask(
             receipt,
             prompt.id,
             progress,
+            deadline,
         )
         prompt.answer, prompt.citations = _citations(session, caller, answer)
         prompt.sql_runs = [run.__dict__ for run in ctx.sql_runs]
@@ -138,23 +136,6 @@ def ask(
     session.add(prompt)
     session.flush()
     return Answer(prompt, error)
-
-
-def _check_rate(session: StoreSession, caller: Caller) -> None:
-    recent = session.scalar(
-        select(func.count())
-        .select_from(Prompt)
-        .where(Prompt.user_id == caller.user_id, Prompt.created_at > utcnow() - timedelta(minutes=1))
-    )
-    if (recent or 0) >= QUESTIONS_PER_MINUTE:
-        raise RateLimited(f"At most {QUESTIONS_PER_MINUTE} questions a minute; try again shortly.")
-
-
-def _tokens_today(session: StoreSession) -> int:
-    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    return int(
-        session.scalar(select(func.coalesce(func.sum(LlmCall.tokens_used), 0)).where(LlmCall.at >= midnight)) or 0
-    )
 
 
 def _history(session: StoreSession, caller: Caller, conversation_id: str | None) -> list[tuple[str, str]]:
@@ -206,13 +187,16 @@ def _loop(
     receipt: _Receipt,
     prompt_id: str,
     progress: Progress,
+    deadline: Deadline,
 ) -> str:
     for _ in range(MAX_STEPS):
+        if deadline.remaining() <= 0:  # tools (a slow run_sql) spend the question's time too
+            raise deadline.passed()
         request = conversation.request()
         wire = WireLog()
         progress("asking")
         try:
-            response = provider.complete(request, wire)
+            response = provider.complete(request, wire, deadline)
         except ProviderError as exc:
             _audit(session, caller, receipt, request.model, request.resource_ids, wire, prompt_id, exc.code, 0)
             raise

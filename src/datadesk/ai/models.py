@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
 
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_QUESTIONS_PER_MINUTE = 20
+DEFAULT_QUESTION_DEADLINE_S = 90
 
 
 class AiSettings(Base):
@@ -30,7 +32,14 @@ class AiSettings(Base):
     sensitive_to_self_hosted: Mapped[bool] = mapped_column(Boolean, default=False)
     custom_instructions: Mapped[str] = mapped_column(Text, default="")
     prompt_retention_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_DAYS)
-    daily_token_budget: Mapped[int] = mapped_column(Integer, default=200_000)
+    daily_token_budget: Mapped[int] = mapped_column(Integer, default=200_000)  # per workspace; 0: no limit
+    daily_token_budget_per_person: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    questions_per_minute: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_QUESTIONS_PER_MINUTE, server_default=str(DEFAULT_QUESTIONS_PER_MINUTE)
+    )
+    question_deadline_s: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_QUESTION_DEADLINE_S, server_default=str(DEFAULT_QUESTION_DEADLINE_S)
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -60,6 +69,7 @@ class LlmCall(WorkspaceScoped, Base):
     """One request to a provider, failed ones too: what left, for whom, where. Never the prompt text."""
 
     __tablename__ = "llm_call"
+    __table_args__ = (Index("ix_llm_call_user_at", "workspace_id", "user_id", "at"),)  # a person's tokens today
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -75,3 +85,18 @@ class LlmCall(WorkspaceScoped, Base):
     status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failed
     error_code: Mapped[str] = mapped_column(String(64), default="")
     tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QuestionStart(WorkspaceScoped, Base):
+    """A question a person began, answered, failed or still in flight: the per-minute limit counts these.
+
+    Apart from prompts because a person may delete their prompts, and written in a transaction of its own
+    before the provider is called, so every serve process sees it at once.
+    """
+
+    __tablename__ = "question_start"
+    __table_args__ = (Index("ix_question_start_user_at", "workspace_id", "user_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("user_account.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

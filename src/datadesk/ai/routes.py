@@ -33,6 +33,9 @@ def settings_out(row: AiSettings, sql: SqlSettings) -> schemas.AiSettingsOut:
         prompt_retention_days=row.prompt_retention_days,
         sensitive_tags=list(sql.sensitive_tags),
         daily_token_budget=row.daily_token_budget,
+        daily_token_budget_per_person=row.daily_token_budget_per_person,
+        questions_per_minute=row.questions_per_minute,
+        question_deadline_s=row.question_deadline_s,
         sql_row_cap=sql.row_cap,
         sql_byte_cap=sql.byte_cap,
         sql_timeout_seconds=sql.timeout_seconds,
@@ -73,7 +76,9 @@ def ask(
     )
     if answer.error is not None:
         # Returned, not raised: the failed prompt and the audit entries commit with it.
-        return error_response(answer.error.status, answer.error.code, answer.error.message)
+        retry_after = getattr(answer.error, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(answer.error.status, answer.error.code, answer.error.message, headers)
     return JSONResponse(schemas.answer_out(answer.prompt).model_dump(mode="json"))
 
 

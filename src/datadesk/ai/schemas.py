@@ -5,30 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import MISSING, BaseModel, ConfigDict, Field, StringConstraints
 
 from datadesk.ai.models import Prompt
 
+MAX_TOKEN_BUDGET = 1_000_000_000
+MAX_QUESTIONS_PER_MINUTE = 10_000
+MIN_DEADLINE_S = 1
+MAX_DEADLINE_S = 600
+
 
 class AiSettingsIn(BaseModel):
-    """PUT /settings/ai: fields left out keep their value; api_key is write-only ("" clears it)."""
+    """PUT /settings/ai: fields left out keep their value (none may be null); api_key is write-only ("" clears it)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool | None = None
-    provider: Literal["local", "openai", "anthropic"] | None = None
-    model: Annotated[str, StringConstraints(max_length=200)] | None = None
-    base_url: Annotated[str, StringConstraints(max_length=500)] | None = None
-    api_key: Annotated[str, StringConstraints(max_length=500)] | None = None
-    sensitive_to_self_hosted: bool | None = None
-    run_sql_enabled: bool | None = None
-    custom_instructions: Annotated[str, StringConstraints(max_length=8000)] | None = None
-    prompt_retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-    sensitive_tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = None
-    daily_token_budget: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
-    sql_row_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    sql_byte_cap: Annotated[int, Field(ge=1000, le=500_000_000)] | None = None
-    sql_timeout_seconds: Annotated[int, Field(ge=1, le=600)] | None = None
+    enabled: bool | MISSING = MISSING
+    provider: Literal["local", "openai", "anthropic"] | MISSING = MISSING
+    model: Annotated[str, StringConstraints(max_length=200)] | MISSING = MISSING
+    base_url: Annotated[str, StringConstraints(max_length=500)] | MISSING = MISSING
+    api_key: Annotated[str, StringConstraints(max_length=500)] | MISSING = MISSING
+    sensitive_to_self_hosted: bool | MISSING = MISSING
+    run_sql_enabled: bool | MISSING = MISSING
+    custom_instructions: Annotated[str, StringConstraints(max_length=8000)] | MISSING = MISSING
+    prompt_retention_days: Annotated[int, Field(ge=1, le=3650)] | MISSING = MISSING
+    sensitive_tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | MISSING = Field(
+        default=MISSING, max_length=100
+    )
+    daily_token_budget: Annotated[int, Field(ge=0, le=MAX_TOKEN_BUDGET)] | MISSING = MISSING
+    daily_token_budget_per_person: Annotated[int, Field(ge=0, le=MAX_TOKEN_BUDGET)] | MISSING = MISSING
+    questions_per_minute: Annotated[int, Field(ge=0, le=MAX_QUESTIONS_PER_MINUTE)] | MISSING = MISSING
+    question_deadline_s: Annotated[int, Field(ge=MIN_DEADLINE_S, le=MAX_DEADLINE_S)] | MISSING = MISSING
+    sql_row_cap: Annotated[int, Field(ge=1, le=100_000)] | MISSING = MISSING
+    sql_byte_cap: Annotated[int, Field(ge=1000, le=500_000_000)] | MISSING = MISSING
+    sql_timeout_seconds: Annotated[int, Field(ge=1, le=600)] | MISSING = MISSING
 
 
 class AiSettingsOut(BaseModel):
@@ -43,6 +53,9 @@ class AiSettingsOut(BaseModel):
     prompt_retention_days: int
     sensitive_tags: list[str]
     daily_token_budget: int
+    daily_token_budget_per_person: int
+    questions_per_minute: int
+    question_deadline_s: int
     sql_row_cap: int
     sql_byte_cap: int
     sql_timeout_seconds: int

@@ -29,6 +29,9 @@ AUDITED = (
     "custom_instructions",
     "prompt_retention_days",
     "daily_token_budget",
+    "daily_token_budget_per_person",
+    "questions_per_minute",
+    "question_deadline_s",
 )
 # PUT /settings/ai still takes the Run SQL settings it held before they moved to sql/ (name here -> there).
 SQL_FIELDS = {

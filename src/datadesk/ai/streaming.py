@@ -27,6 +27,15 @@ def _event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+def _error(error: DomainError) -> dict[str, Any]:
+    """An error event's data; a limit says after how many seconds asking again may pass."""
+    data: dict[str, Any] = {"code": error.code, "message": error.message}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        data["retry_after"] = retry_after
+    return data
+
+
 def stream_answer(
     sessions: sessionmaker[StoreSession], caller: Caller, settings: Settings, body: schemas.AskIn
 ) -> StreamingResponse:
@@ -67,13 +76,11 @@ def stream_answer(
             if kind == "status":
                 yield _event("status", {"stage": payload})
             elif kind == "error":
-                yield _event("error", {"code": payload.code, "message": payload.message})
+                yield _event("error", _error(payload))
             else:
                 data, error = payload
                 if error is not None:
-                    yield _event(
-                        "error", {"code": error.code, "message": error.message, "prompt_id": data["prompt_id"]}
-                    )
+                    yield _event("error", {**_error(error), "prompt_id": data["prompt_id"]})
                     continue
                 words = data["answer"].split(" ")
                 for start in range(0, len(words), CHUNK_WORDS):

@@ -25,7 +25,7 @@ from datadesk.db import StoreSession
 from datadesk.deps import SessionDep, SettingsDep
 from datadesk.errors import DomainError, Invalid
 from datadesk.identity import service as identity
-from datadesk.identity.models import Role
+from datadesk.identity.models import Role, TeamVisibility
 from datadesk.sql import permissions
 from datadesk.sql import settings as sql_settings
 from datadesk.web.render import is_htmx, render, see_other, split_words
@@ -151,17 +151,43 @@ def teams(request: Request, session: SessionDep, caller: TeamsAdmin) -> Response
     return _teams_page(request, session, caller)
 
 
+Visibility = Annotated[str, Form(max_length=16)]
+
+
+def _visibility(value: str) -> TeamVisibility:
+    if value not in {v.value for v in TeamVisibility}:
+        raise Invalid("Pick public or private.")
+    return TeamVisibility(value)
+
+
 @router.post("/teams")
 def create_team(
-    request: Request, session: SessionDep, caller: TeamsAdmin, name: Annotated[str, Form(max_length=200)]
+    request: Request,
+    session: SessionDep,
+    caller: TeamsAdmin,
+    name: Annotated[str, Form(max_length=200)],
+    visibility: Visibility = TeamVisibility.public.value,
 ) -> Response:
     def change() -> None:
         if not name.strip():
             raise Invalid("Give the Team a name.")
-        identity.create_team(session=session, caller=caller, name=name)
+        identity.create_team(session=session, caller=caller, name=name, visibility=_visibility(visibility))
 
     error = _attempt(session, change)
     return _teams_page(request, session, caller, error) if error else see_other(request, "/admin/teams")
+
+
+@router.post("/teams/{team_id}/visibility")
+def set_team_visibility(
+    request: Request, team_id: str, session: SessionDep, caller: TeamsAdmin, visibility: Visibility
+) -> Response:
+    error = _attempt(
+        session,
+        lambda: identity.update_team(
+            session=session, caller=caller, team_id=team_id, visibility=_visibility(visibility)
+        ),
+    )
+    return _teams_page(request, session, caller, error) if error else see_other(request, f"/admin/teams#t-{team_id}")
 
 
 @router.post("/teams/{team_id}/delete")
@@ -437,6 +463,9 @@ def save_ai_settings(
     prompt_retention_days: Annotated[str, Form(max_length=12)] = "90",
     sensitive_tags: Annotated[str, Form(max_length=2000)] = "",
     daily_token_budget: Annotated[str, Form(max_length=12)] = "0",
+    daily_token_budget_per_person: Annotated[str, Form(max_length=12)] = "",
+    questions_per_minute: Annotated[str, Form(max_length=12)] = "",
+    question_deadline_s: Annotated[str, Form(max_length=12)] = "",
     sql_row_cap: Annotated[str, Form(max_length=12)] = "1000",
     sql_byte_cap: Annotated[str, Form(max_length=12)] = "5000000",
     sql_timeout_seconds: Annotated[str, Form(max_length=12)] = "30",
@@ -457,6 +486,14 @@ def save_ai_settings(
             "sql_byte_cap": _int(sql_byte_cap, "The result size cap"),
             "sql_timeout_seconds": _int(sql_timeout_seconds, "The SQL time limit"),
         }
+        limits = {
+            "daily_token_budget_per_person": (daily_token_budget_per_person, "The daily token budget per person"),
+            "questions_per_minute": (questions_per_minute, "Questions per minute"),
+            "question_deadline_s": (question_deadline_s, "The question deadline"),
+        }
+        for name, (value, label) in limits.items():
+            if value.strip():  # a form without the field leaves the limit as it is
+                fields[name] = _int(value, label)
         if api_key:
             fields["api_key"] = api_key  # write-only: a blank field keeps the stored key
         elif clear_api_key:

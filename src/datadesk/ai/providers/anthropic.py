@@ -5,38 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx2
 
-from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall, WireLog
-from datadesk.ai.providers.sdk import SdkProvider, http_client, translated_errors
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall
+from datadesk.ai.providers.sdk import SdkProvider
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 
 
 class AnthropicProvider(SdkProvider):
     name = "anthropic"
+    sdk = anthropic
 
-    def complete(self, request: ChatRequest, wire: WireLog) -> ChatResponse:
-        with http_client(wire, self.timeout) as http:
-            client = anthropic.Anthropic(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                http_client=http,
-            )
-            kwargs: dict[str, Any] = {
-                "model": request.model or DEFAULT_MODEL,
-                "system": request.system,
-                "messages": _messages(request.messages),
-                "max_tokens": request.max_tokens,
-            }
-            if request.tools:
-                kwargs["tools"] = [
-                    {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
-                ]
-            with translated_errors(anthropic):
-                message = client.messages.create(**kwargs)
-        return _response(message)
+    def client(self, http: httpx2.Client) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0, http_client=http
+        )
+
+    def send(self, client: anthropic.Anthropic, request: ChatRequest, timeout: httpx2.Timeout) -> ChatResponse:
+        kwargs: dict[str, Any] = {
+            "model": request.model or DEFAULT_MODEL,
+            "system": request.system,
+            "messages": _messages(request.messages),
+            "max_tokens": request.max_tokens,
+            "timeout": timeout,
+        }
+        if request.tools:
+            kwargs["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
+            ]
+        return _response(client.messages.create(**kwargs))
 
 
 def _messages(messages: list[Message]) -> list[dict[str, Any]]:

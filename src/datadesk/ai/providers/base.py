@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -82,11 +83,32 @@ class WireLog:
                 self.records[index].status = response.status_code
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When a question is given up: every provider call and retry of it must end before then."""
+
+    seconds: float
+    at: float  # on time.monotonic()
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def passed(self) -> DeadlinePassed:
+        return DeadlinePassed(
+            f"No complete answer came within the {self.seconds:g}-second limit this workspace sets for one"
+            " question, so it was stopped; try again, or ask something narrower."
+        )
+
+
 class Provider(Protocol):
     name: str
 
-    def complete(self, request: ChatRequest, wire: WireLog) -> ChatResponse:
-        """One model turn; raise a ProviderError subclass on failure."""
+    def complete(self, request: ChatRequest, wire: WireLog, deadline: Deadline) -> ChatResponse:
+        """One model turn, retries included, ended by the deadline; raise a ProviderError subclass on failure."""
 
 
 class ProviderError(DomainError):
@@ -106,6 +128,10 @@ class ProviderRateLimited(ProviderError):
 class ProviderTimedOut(ProviderError):
     status = 504
     code = "provider_timeout"
+
+
+class DeadlinePassed(ProviderTimedOut):
+    """The question's overall deadline passed: nothing more is sent for it."""
 
 
 class ProviderBadResponse(ProviderError):

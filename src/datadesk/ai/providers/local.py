@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from datadesk.ai.providers.base import ChatRequest, ChatResponse, ToolCall, WireLog
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Deadline, ToolCall, WireLog
 
 MODEL = "datadesk-local-1"
 NO_ANSWER = "The catalog holds no answer to that."
@@ -32,7 +32,7 @@ class _State:
 class LocalProvider:
     name = "local"
 
-    def complete(self, request: ChatRequest, wire: WireLog) -> ChatResponse:
+    def complete(self, request: ChatRequest, wire: WireLog, deadline: Deadline) -> ChatResponse:
         return _answer(_state(request))
 
 

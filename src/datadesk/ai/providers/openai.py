@@ -5,42 +5,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx2
 import openai
 
-from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall, WireLog
-from datadesk.ai.providers.sdk import SdkProvider, http_client, translated_errors
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall
+from datadesk.ai.providers.sdk import SdkProvider
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
 class OpenAIProvider(SdkProvider):
     name = "openai"
+    sdk = openai
 
-    def complete(self, request: ChatRequest, wire: WireLog) -> ChatResponse:
-        with http_client(wire, self.timeout) as http:
-            client = openai.OpenAI(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                http_client=http,
-            )
-            kwargs: dict[str, Any] = {
-                "model": request.model or DEFAULT_MODEL,
-                "messages": [{"role": "system", "content": request.system}, *map(_message, request.messages)],
-                "max_tokens": request.max_tokens,
-            }
-            if request.tools:
-                kwargs["tools"] = [
-                    {
-                        "type": "function",
-                        "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-                    }
-                    for t in request.tools
-                ]
-            with translated_errors(openai):
-                completion = client.chat.completions.create(**kwargs)
-        return _response(completion)
+    def client(self, http: httpx2.Client) -> openai.OpenAI:
+        return openai.OpenAI(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0, http_client=http
+        )
+
+    def send(self, client: openai.OpenAI, request: ChatRequest, timeout: httpx2.Timeout) -> ChatResponse:
+        kwargs: dict[str, Any] = {
+            "model": request.model or DEFAULT_MODEL,
+            "messages": [{"role": "system", "content": request.system}, *map(_message, request.messages)],
+            "max_tokens": request.max_tokens,
+            "timeout": timeout,
+        }
+        if request.tools:
+            kwargs["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
+                for t in request.tools
+            ]
+        return _response(client.chat.completions.create(**kwargs))
 
 
 def _message(message: Message) -> dict[str, Any]:
