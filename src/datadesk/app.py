@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
-from datadesk import __version__, http_errors
+from datadesk import __version__, api_docs, http_errors
 from datadesk.ai import history
 from datadesk.api import mount
 from datadesk.body_limit import BodyLimit
@@ -62,8 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="datadesk",
         version=__version__,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=api_docs.OPENAPI_PATH,
+        docs_url=None,  # api_docs serves it from our static folder, under our CSP
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp_http, include_in_schema=False))
     mount(app)
+    api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)

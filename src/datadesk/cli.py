@@ -20,7 +20,7 @@ from datadesk.access.caller import Caller
 from datadesk.db import StoreSession, make_engine, make_sessionmaker, transaction
 from datadesk.errors import DomainError, Invalid
 from datadesk.identity import service as identity
-from datadesk.identity.models import Role
+from datadesk.identity.models import Role, TeamVisibility
 from datadesk.identity.schemas import Email, Password, Slug
 from datadesk.settings import Settings
 
@@ -153,25 +153,41 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated addresses or networks of the TLS proxies trusted to set X-Forwarded-Proto and "
+            "X-Forwarded-For; * trusts any client. Default: DATADESK_FORWARDED_ALLOW_IPS (127.0.0.1).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the web app."""
     with open_store(migrate=True):
         pass
-    _run_server(host, port, workers)
+    _run_server(host, port, workers, forwarded_allow_ips)
 
 
-def _run_server(host: str, port: int, workers: int) -> None:
+def server_options(host: str, port: int, workers: int, forwarded_allow_ips: str | None = None) -> dict[str, Any]:
+    """How `serve` and `demo` run uvicorn (keyword arguments of uvicorn.run and uvicorn.Config)."""
+    # Only the proxies named here may say the request came over https (so the session cookie is Secure).
+    trusted = forwarded_allow_ips if forwarded_allow_ips is not None else load_settings().forwarded_allow_ips
+    return {
+        "app": "datadesk.app:create_app_from_env",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": trusted,
+    }
+
+
+def _run_server(host: str, port: int, workers: int, forwarded_allow_ips: str | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "datadesk.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        proxy_headers=False,
-    )
+    uvicorn.run(**server_options(host, port, workers, forwarded_allow_ips))
 
 
 @app.command()
@@ -299,17 +315,27 @@ def teams_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
     """List Teams and how many members each has."""
     with as_operator(workspace) as (session, caller):
         rows = identity.list_teams(session=session, caller=caller)
-        data = [{"id": t.id, "name": t.name, "members": len(m), "member_ids": m} for t, m in rows]
-    _print_rows(data, ["id", "name", "members"], as_json)
+        data = [
+            {"id": t.id, "name": t.name, "visibility": t.visibility, "members": len(m), "member_ids": m}
+            for t, m in rows
+        ]
+    _print_rows(data, ["id", "name", "visibility", "members"], as_json)
 
 
 @teams_app.command("create")
 @clean_errors
-def teams_create(workspace: WorkspaceOpt, name: Annotated[str, typer.Argument(help="Team name.")]) -> None:
-    """Create a Team."""
+def teams_create(
+    workspace: WorkspaceOpt,
+    name: Annotated[str, typer.Argument(help="Team name.")],
+    private: Annotated[
+        bool, typer.Option("--private", help="Listed only to its members and admins; only admins add people.")
+    ] = False,
+) -> None:
+    """Create a Team (public unless --private)."""
+    visibility = TeamVisibility.private if private else TeamVisibility.public
     with as_operator(workspace) as (session, caller):
-        team = identity.create_team(session=session, caller=caller, name=name)
-        out.print(f"Created Team {team.name} (id {team.id}).")
+        team = identity.create_team(session=session, caller=caller, name=name, visibility=visibility)
+        out.print(f"Created {team.visibility} Team {team.name} (id {team.id}).")
 
 
 @teams_app.command("delete")

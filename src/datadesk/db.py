@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -146,6 +147,9 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for the catalog store (SQLite or PostgreSQL)."""
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # a new DATADESK_HOME
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -69,6 +70,13 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = "Not found."
         return _answer(request, exc.status_code, code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # PostgreSQL text cannot hold U+0000 (psycopg refuses it before sending): bad input, not a fault.
+        if "NUL (0x00)" in str(exc.orig):
+            return _answer(request, 400, "invalid_text", "Text may not contain the NUL character (U+0000).")
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

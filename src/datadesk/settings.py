@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Comma-separated host patterns (*.internal, db1.example.com) PostgreSQL and MySQL "
         "integrations may reach; empty means any host.",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses or networks of the proxies trusted to set X-Forwarded-Proto "
+        "and X-Forwarded-For (`datadesk serve --forwarded-allow-ips`); * trusts any client.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

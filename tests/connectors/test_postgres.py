@@ -329,3 +329,12 @@ def _password_rejecting_server() -> Iterator[tuple[int, list[str]]]:
     finally:
         server.join(timeout=5)
         server.sock.close()
+
+
+def test_libpq_options_in_the_query_string_win_over_the_url_parts(pg_url: str) -> None:
+    url = make_url(pg_url)
+    # host, port and dbname again in the query string, as libpq accepts them: no clash of arguments
+    moved = url.set(host="db.invalid", port=1).update_query_dict(
+        {"host": url.host or "127.0.0.1", "port": str(url.port or 5432), "dbname": url.database or ""}
+    )
+    PostgresConnector(moved.render_as_string(hide_password=False)).test()

@@ -180,18 +180,20 @@ class PostgresConnector:
 
     def _connect(self) -> psycopg.Connection[Any]:
         url = self.url
-        params: dict[str, Any] = {"connect_timeout": self.connect_timeout, "application_name": "datadesk"}
-        # libpq options in the URL's query string (sslmode, sslrootcert, options...) pass through.
+        params: dict[str, Any] = {
+            "host": url.host or None,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "dbname": url.database,
+            "connect_timeout": self.connect_timeout,
+            "application_name": "datadesk",
+        }
+        # libpq options in the URL's query string (sslmode, sslrootcert, options, even host) pass through,
+        # as libpq itself would take them; the sources check has looked at both.
         params |= {str(k): v for k, v in url.query.items() if isinstance(v, str)}
         try:
-            conn = psycopg.connect(
-                host=url.host or None,
-                port=url.port,
-                user=url.username,
-                password=url.password,
-                dbname=url.database,
-                **params,
-            )
+            conn = psycopg.connect(**{k: v for k, v in params.items() if v is not None})
         except psycopg.Error as exc:
             raise ConnectionFailed(self._explain(exc)) from None
         # One consistent, read-only snapshot of the catalog for every query of the read.

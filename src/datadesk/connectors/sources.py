@@ -161,7 +161,7 @@ def _within(path: Path, folder: Path) -> bool:
 def _parse(type: str, raw: str) -> URL:
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise Invalid("The config url is not a valid URL.", code="invalid_config") from None
     if url.get_backend_name() not in URL_BACKENDS.get(type, ()):
         raise Invalid(f"A {type} integration needs a URL like {URL_EXAMPLES[type]}.", code="invalid_config")
