@@ -46,10 +46,11 @@ def test_demo_catalog_is_documented_and_governed(tmp_path: Path, database_url: s
         assert "acme.finance.invoices" not in viewer and "acme.marketing.campaigns" in viewer
         invoices = next(t for t in tables if t["qualified_name"] == "acme.finance.invoices")
         assert client.get(f"/api/v1/resources/{invoices['id']}", headers=tokens["editor"]).status_code == 200
-        # the dbt project is linked to the warehouse
-        fct_arr = next(t["id"] for t in tables if t["qualified_name"] == "acme.analytics.fct_arr")
-        lineage = client.get(f"/api/v1/resources/{fct_arr}/lineage", headers=tokens["editor"]).json()
-        assert "model.acme_analytics.fct_arr" in {r["qualified_name"] for r in lineage["upstream"]}
+        # the dbt project is linked to the warehouse: each model is its table's sibling, lineage runs table to table
+        fct_arr = next(t for t in tables if t["qualified_name"] == "acme.analytics.fct_arr")
+        assert "model.acme_analytics.fct_arr" in {s["qualified_name"] for s in fct_arr["siblings"]}
+        lineage = client.get(f"/api/v1/resources/{fct_arr['id']}/lineage", headers=tokens["editor"]).json()
+        assert "acme.finance.mrr_snapshots" in {r["qualified_name"] for r in lineage["upstream"]}
         # Run SQL is on; Finance may query, Marketing may not
         sql = {"integration_id": invoices["integration_id"], "sql": "SELECT count(*) FROM finance.invoices"}
         assert client.post("/api/v1/sql", json=sql, headers=tokens["editor"]).status_code == 200

@@ -99,23 +99,31 @@ def test_dbt_nodes_are_linked_to_the_warehouse_tables_they_build(
     run = sync(client, world.a.admin, dbt["id"])
     assert run["status"] == "succeeded", run["error"]
     everything = by_name(client, world.a.viewer)
-    model = everything["model.jaffle_shop.customers"]
+    nodes = by_name(client, world.a.viewer, integration_id=dbt["id"])
+    model = nodes["model.jaffle_shop.customers"]
     assert model["kind"] == "model" and model["description"].startswith("Customer overview data mart")
+    # one asset, listed once by its warehouse face, naming its dbt sibling
     table = everything["jaffle.main.customers"]
+    assert "model.jaffle_shop.customers" not in everything
+    assert [s["id"] for s in table["siblings"]] == [model["id"]]
     upstream = client.get(f"/api/v1/resources/{table['id']}/lineage", headers=world.a.viewer.headers).json()["upstream"]
-    assert [r["id"] for r in upstream] == [model["id"]]
-    # the dbt source is fed by the raw warehouse table; the staging model reads the source
+    assert {r["qualified_name"] for r in upstream} == {"jaffle.main.stg_customers", "jaffle.main.orders"}
+    # the dbt source and the seed are faces of the raw warehouse table; the staging model reads the source
     raw_table = everything["jaffle.raw.raw_customers"]
-    source = everything["source.jaffle_shop.ecom.raw_customers"]
+    source = nodes["source.jaffle_shop.ecom.raw_customers"]
     assert source["kind"] == "source"
+    assert {s["qualified_name"] for s in raw_table["siblings"]} == {
+        "seed.jaffle_shop.raw_customers",
+        "source.jaffle_shop.ecom.raw_customers",
+    }
     downstream = client.get(
         f"/api/v1/resources/{raw_table['id']}/lineage", params={"depth": 3}, headers=world.a.viewer.headers
     ).json()["downstream"]
-    assert source["id"] in {r["id"] for r in downstream}
-    assert "stg_customers" in {r["name"] for r in downstream}
+    assert "jaffle.main.stg_customers" in {r["qualified_name"] for r in downstream}
+    assert not {r["id"] for r in downstream} & {n["id"] for n in nodes.values()}
     # re-syncing either side keeps the links and changes nothing
     for integration in (dwh, dbt):
         stats = sync(client, world.a.admin, integration["id"])["stats"]
         assert (stats["created"], stats["updated"], stats["deleted"]) == (0, 0, 0)
-    upstream = client.get(f"/api/v1/resources/{table['id']}/lineage", headers=world.a.viewer.headers).json()["upstream"]
-    assert [r["id"] for r in upstream] == [model["id"]]
+    again = client.get(f"/api/v1/resources/{table['id']}/lineage", headers=world.a.viewer.headers).json()["upstream"]
+    assert again == upstream

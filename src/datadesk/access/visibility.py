@@ -1,15 +1,25 @@
-"""THE visibility rule: a person sees a resource when one of their Teams is among the resource's Teams.
+"""THE visibility rule: a person sees a resource when one of their Teams is among the resource's Teams,
+and, for a dbt node linked to a warehouse table (and its columns), among that table's Teams too.
 
 A resource's Teams are its own when set, else its integration's, else Everyone's; `catalog.teams`
-keeps them materialised in `resource_team`, so this rule is one indexed EXISTS inside every query.
+keeps them materialised in `resource_team`. A dbt node and its warehouse table are siblings, one asset
+(catalog.links): the node names in `gate_id` the warehouse resource that gates it, and the rule asks
+the gate's Teams as well as the node's own. This is the exact rule "visible only to who may also see
+the table", chosen over materialising the intersection of both faces' Teams: an intersection is
+stricter than asked (a Finance analyst in Everyone would lose the dbt model of a Finance table that
+the dbt project gives to Everyone), and reading the gate's Teams at query time means a change to either
+face's Teams needs no recomputation. It stays one indexed query: two primary-key probes of
+`resource_team`, the second only for gated resources.
 Admins govern the workspace and see every resource of it, whatever Teams they are in.
 Soft-deleted resources are visible to no one.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from datadesk.access.caller import Caller
 from datadesk.catalog.models import Resource, ResourceTeam
@@ -18,24 +28,30 @@ from datadesk.identity.models import Team
 SCOPE_PREFIX = "t"
 
 
-def visible_resources(caller: Caller, resource_id: InstrumentedAttribute[str] | None = None) -> ColumnElement[bool]:
-    """SQL condition: the resource (Resource, or the given id column) is visible to the caller."""
+def visible_resources(
+    caller: Caller, resource_id: InstrumentedAttribute[str] | None = None, *, of: Any = Resource
+) -> ColumnElement[bool]:
+    """SQL condition: the resource (`of`: Resource or an alias of it, or the given id column) is visible."""
     if not caller.team_ids and not caller.is_admin:
         return false()
     if resource_id is None:
-        live = and_(Resource.workspace_id == caller.workspace_id, Resource.deleted_at.is_(None))
-        return live if caller.is_admin else and_(live, _team_match(caller, Resource.id))
-    found = exists(
-        select(Resource.id).where(
-            Resource.id == resource_id,
-            Resource.workspace_id == caller.workspace_id,
-            Resource.deleted_at.is_(None),
-        )
+        return _visible(caller, of)
+    inner = aliased(Resource)
+    return exists(select(inner.id).where(inner.id == resource_id, _visible(caller, inner)))
+
+
+def _visible(caller: Caller, resource: Any) -> ColumnElement[bool]:
+    live = and_(resource.workspace_id == caller.workspace_id, resource.deleted_at.is_(None))
+    if caller.is_admin:
+        return live
+    return and_(
+        live,
+        _team_match(caller, resource.id),
+        or_(resource.gate_id.is_(None), _team_match(caller, resource.gate_id)),
     )
-    return found if caller.is_admin else and_(found, _team_match(caller, resource_id))
 
 
-def _team_match(caller: Caller, resource_id: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+def _team_match(caller: Caller, resource_id: Any) -> ColumnElement[bool]:
     return exists(
         select(ResourceTeam.resource_id).where(
             ResourceTeam.resource_id == resource_id,

@@ -1,10 +1,12 @@
 """THE ONLY PLACE that builds what an LLM provider receives.
 
 Everything sent is catalog metadata the caller can see, reduced to an allow-list of fields (names,
-types, descriptions, definitions, owners, tags, popularity, lineage), with credential-like strings
-redacted, fenced and labelled as untrusted data apart from the instructions. Resources carrying a
-sensitive tag never go to an external provider. Query results never pass through here: run_sql hands
-the model only a status, column names and types, a row count and a literal-free error.
+types, descriptions, definitions, owners, tags, popularity, lineage, dbt facts, siblings), with
+credential-like strings redacted, fenced and labelled as untrusted data apart from the instructions.
+Resources carrying a sensitive tag never go to an external provider; tags are the asset's
+(catalog.siblings.asset_tags), so a dbt node goes no further than its warehouse table, and back.
+Query results never pass through here: run_sql hands the model only a status, column names and
+types, a row count and a literal-free error.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from datadesk.access.grants import is_sensitive
 from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ToolCall, ToolSpec
 from datadesk.catalog.models import Resource
-from datadesk.catalog.service import Detail
+from datadesk.catalog.service import DBT_FACTS, Detail
 from datadesk.sql.runner import strip_literals
 
 SYSTEM_PROMPT = """You are datadesk's catalog assistant. You help people find, understand and trust the data \
@@ -39,6 +41,7 @@ DESCRIPTION_LIMIT = 600
 COLUMN_DESCRIPTION_LIMIT = 160
 MAX_COLUMNS = 60
 MAX_LINEAGE = 10
+MAX_TESTS = 30
 
 _SECRET_PATTERNS = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), "[REDACTED KEY]"),
@@ -98,25 +101,36 @@ def card(
 ) -> dict[str, Any] | None:
     """The allow-listed metadata of one visible resource, or None when it may not leave."""
     r = detail.resource
-    if not policy.allows([*detail.tags, *detail.parent_tags]):
+    # The asset's tags: a sensitive tag on a sibling (dbt node or warehouse table) keeps this face home too.
+    if not policy.allows([*detail.asset_tags, *detail.parent_tags]):
         return None
     item: dict[str, Any] = {"id": r.id, "type": r.type, "name": r.name, "qualified_name": r.qualified_name}
-    if r.description:
-        item["description"] = _clip(r.description, DESCRIPTION_LIMIT)
+    if detail.description:
+        item["description"] = _clip(detail.description, DESCRIPTION_LIMIT)
     if r.type in ("glossary_term", "document") and r.definition:
         item["definition"] = _clip(r.definition, DESCRIPTION_LIMIT)
     if r.data_type:
         item["data_type"] = r.data_type
-    if detail.owners:
-        item["owners"] = [o.name for o in detail.owners]
-    if detail.tags:
-        item["tags"] = list(detail.tags)
+    owners = detail.all_owners
+    if owners:
+        item["owners"] = [o.name for o in owners]
+    if detail.asset_tags:
+        item["tags"] = list(detail.asset_tags)
     if r.popularity:
         item["popularity"] = int(r.popularity)
     if r.integration_id and r.type in ("table", "view"):
         item["integration_id"] = r.integration_id
+    dbt = _dbt_facts(detail)
+    if dbt:
+        item["dbt"] = dbt
+    if detail.siblings:
+        item["siblings"] = [{"id": s.id, "type": s.type, "qualified_name": s.qualified_name} for s in detail.siblings]
     if detail.columns:
-        item["columns"] = [_column(c, tags) for c, tags in detail.columns[:MAX_COLUMNS] if policy.allows(tags)]
+        item["columns"] = [
+            _column(c, tags, detail.column_description(c))
+            for c, tags in detail.columns[:MAX_COLUMNS]
+            if policy.allows(tags)
+        ]
     tags_of = neighbour_tags or {}
     if neighbours is not None:
         for key, found in (("upstream", neighbours.upstream), ("downstream", neighbours.downstream)):
@@ -129,12 +143,27 @@ def card(
     return item
 
 
-def _column(column: Resource, tags: list[str]) -> dict[str, Any]:
+def _dbt_facts(detail: Detail) -> dict[str, Any]:
+    """A warehouse table's dbt facts (from its sibling), or a dbt node's own."""
+    facts = detail.facts or {
+        key: value for key, value in (detail.resource.properties or {}).items() if key in DBT_FACTS and value
+    }
+    result: dict[str, Any] = {}
+    for key in DBT_FACTS:
+        value = facts.get(key)
+        if isinstance(value, str) and value:
+            result[key] = _clip(value, 200)
+        elif isinstance(value, list) and value:
+            result[key] = [_clip(str(v), 120) for v in value[:MAX_TESTS]]
+    return result
+
+
+def _column(column: Resource, tags: list[str], description: str) -> dict[str, Any]:
     item: dict[str, Any] = {"name": column.name}
     if column.data_type:
         item["type"] = column.data_type
-    if column.description:
-        item["description"] = _clip(column.description, COLUMN_DESCRIPTION_LIMIT)
+    if description:
+        item["description"] = _clip(description, COLUMN_DESCRIPTION_LIMIT)
     if tags:
         item["tags"] = tags
     if column.is_primary_key:

@@ -13,6 +13,7 @@ from datadesk.access.caller import Caller
 from datadesk.ai import egress
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
+from datadesk.catalog import siblings
 from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession
 
@@ -81,7 +82,7 @@ def retrieve(
             lineage_ids[detail.resource.id] = egress.Neighbours(up, down)
     neighbour_ids = [n.id for nb in lineage_ids.values() for n in nb.upstream + nb.downstream]
     neighbour_ids += [x.id for d in details for x in d.links]
-    tags = catalog.tags_of(session, neighbour_ids)
+    tags = siblings.asset_tags(session, neighbour_ids)
     # Every ranked table goes in, compact, first; then the best ones are given full detail while room lasts,
     # so a long table never crowds the next nine out.
     full = [egress.card(d, policy, lineage_ids.get(d.resource.id), tags) for d in details]

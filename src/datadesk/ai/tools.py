@@ -12,6 +12,7 @@ from datadesk.ai import egress
 from datadesk.ai.providers.base import ToolCall, ToolSpec
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
+from datadesk.catalog import siblings
 from datadesk.catalog.models import RESOURCE_TYPES
 from datadesk.db import StoreSession
 from datadesk.errors import DomainError, NotFound
@@ -131,7 +132,7 @@ def cards_for(ctx: ToolContext, resources: list[Any], *, with_lineage: bool) -> 
         if with_lineage:
             up, down = catalog.lineage(session=ctx.session, caller=ctx.caller, resource_id=detail.resource.id)
             neighbours = egress.Neighbours(up, down)
-            tags = catalog.tags_of(ctx.session, [r.id for r in up + down + detail.links])
+            tags = siblings.asset_tags(ctx.session, [r.id for r in up + down + detail.links])
         item = egress.card(detail, ctx.policy, neighbours, tags)
         if item is not None:
             cards.append(item)

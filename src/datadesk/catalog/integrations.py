@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from datadesk import crypto
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
+from datadesk.catalog import links
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationTeam, Resource
 from datadesk.connectors.base import ConnectionFailed, Connector
@@ -24,6 +25,8 @@ from datadesk.identity.models import Team
 from datadesk.settings import Settings
 
 REQUIRED_KEYS = {"dbt": ("manifest_path",)}
+# Masking hides only the URL's own password, and the connectors pass the user part's: one place for it.
+QUERY_PASSWORD = "Put the password in the URL's user part (user:password@host), not in its query string."
 
 
 def check_config(type: str, config: dict[str, Any]) -> dict[str, str]:
@@ -40,7 +43,17 @@ def check_config(type: str, config: dict[str, Any]) -> dict[str, str]:
     unknown = sorted(set(config) - allowed)
     if unknown:
         raise Invalid(f"Unknown config keys: {', '.join(unknown)}.", code="invalid_config")
+    if type != "dbt" and "password" in _query_keys(config["url"]):
+        raise Invalid(QUERY_PASSWORD, code="invalid_config")
     return {k: v for k, v in config.items() if v}
+
+
+def _query_keys(url: str) -> set[str]:
+    """The names in a URL's query string, lower case; none for a URL that does not parse (refused later)."""
+    try:
+        return {key.lower() for key in make_url(url).query}
+    except (ArgumentError, ValueError):
+        return set()
 
 
 def config_of(secret_key: str, integration: Integration) -> dict[str, str]:
@@ -233,3 +246,5 @@ def delete_integration(*, session: StoreSession, caller: Caller, secret_key: str
     )
     session.execute(delete(Resource).where(Resource.integration_id == integration.id))
     session.delete(integration)
+    session.flush()
+    links.relink_dbt(session, caller.workspace_id)  # the dbt nodes of a deleted warehouse have no sibling now

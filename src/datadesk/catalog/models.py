@@ -73,6 +73,20 @@ class Resource(WorkspaceScoped, Base):
         UniqueConstraint("integration_id", "external_id"),
         Index("ix_resource_ws_type", "workspace_id", "type"),
         Index("ix_resource_parent", "parent_id"),
+        # Partial: most resources have no sibling, and SQLite's statistics would count all the NULLs as one
+        # value and judge a full index useless.
+        Index(
+            "ix_resource_sibling_id",
+            "sibling_id",
+            sqlite_where=text("sibling_id IS NOT NULL"),
+            postgresql_where=text("sibling_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_resource_gate_id",
+            "gate_id",
+            sqlite_where=text("gate_id IS NOT NULL"),
+            postgresql_where=text("gate_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -101,6 +115,10 @@ class Resource(WorkspaceScoped, Base):
     tags_curated: Mapped[bool] = mapped_column(Boolean, default=False)
     owners_curated: Mapped[bool] = mapped_column(Boolean, default=False)
     teams_curated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Siblings (catalog.links): a dbt node's warehouse table, a node column's same-named warehouse column.
+    sibling_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Who may see this dbt node or node column must also see this warehouse resource (access.visibility).
+    gate_id: Mapped[str | None] = mapped_column(String(32), default=None)
     content_hash: Mapped[str] = mapped_column(String(64), default="")  # of the synced fields, for idempotence
     # Indexed by SQLite FTS5 / a PostgreSQL tsvector (see the migrations): words of the name, the rest of
     # the text, and the Teams that see it, so search narrows by visibility inside the index.

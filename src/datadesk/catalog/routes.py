@@ -121,7 +121,7 @@ def resource_out(detail: service.Detail) -> schemas.ResourceOut:
                 id=c.id,
                 name=c.name,
                 data_type=c.data_type,
-                description=c.description,
+                description=detail.column_description(c),
                 tags=tags,
                 is_primary_key=c.is_primary_key,
                 references=(c.properties or {}).get("references"),
@@ -133,10 +133,10 @@ def resource_out(detail: service.Detail) -> schemas.ResourceOut:
         type=r.type,
         name=r.name,
         qualified_name=r.qualified_name,
-        description=r.description,
+        description=detail.description,
         definition=r.definition,
-        owners=[schemas.OwnerOut(kind=o.kind, id=o.id, name=o.name) for o in detail.owners],
-        tags=detail.tags,
+        owners=[schemas.OwnerOut(kind=o.kind, id=o.id, name=o.name) for o in detail.all_owners],
+        tags=detail.asset_tags,
         popularity=r.popularity,
         team_ids=detail.team_ids,
         integration_id=r.integration_id,
@@ -146,10 +146,11 @@ def resource_out(detail: service.Detail) -> schemas.ResourceOut:
         source_description=r.source_description,
         data_type=r.data_type,
         row_estimate=r.row_estimate,
-        properties=r.properties or {},
+        properties={**detail.facts, **(r.properties or {})},
         columns=columns,
         links=[_summary(x) for x in detail.links],
         linked_from=[_summary(x) for x in detail.linked_from],
+        siblings=[_summary(x) for x in detail.siblings],
     )
 
 
@@ -244,4 +245,20 @@ def search(
         integration_id=integration_id,
         limit=limit,
     )
-    return schemas.SearchResults(results=[schemas.SearchHit(**h.__dict__) for h in hits])
+    return schemas.SearchResults(
+        results=[
+            schemas.SearchHit(
+                id=h.id,
+                type=h.type,
+                name=h.name,
+                qualified_name=h.qualified_name,
+                description=h.description,
+                score=h.score,
+                siblings=[
+                    schemas.ResourceSummary(id=s.id, type=s.type, name=s.name, qualified_name=s.qualified_name)
+                    for s in h.siblings
+                ],
+            )
+            for h in hits
+        ]
+    )

@@ -110,6 +110,8 @@ class ResourceOut(BaseModel):
     columns: list[ColumnOut] | None = None
     links: list[ResourceSummary] = []
     linked_from: list[ResourceSummary] = []
+    # The other faces of this asset: a warehouse table's dbt model/seed/snapshot/source, or a node's table.
+    siblings: list[ResourceSummary] = []
 
 
 class ResourcePage(BaseModel):
@@ -143,6 +145,7 @@ class SearchHit(BaseModel):
     qualified_name: str
     description: str
     score: float
+    siblings: list[ResourceSummary] = []
 
 
 class SearchResults(BaseModel):

@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from datadesk.access.caller import Caller
 from datadesk.access.visibility import scope_tokens, visible_resources
+from datadesk.catalog import siblings
 from datadesk.catalog.models import Resource, ResourceTag, ResourceTeam, SearchTerm
 from datadesk.db import StoreSession
 
@@ -109,6 +110,16 @@ def remember_terms(session: StoreSession, workspace_id: str, terms: set[str]) ->
 
 
 @dataclass(frozen=True)
+class Face:
+    """Another face of a hit's asset (a dbt node of a warehouse table, or the table of a node)."""
+
+    id: str
+    type: str
+    name: str
+    qualified_name: str
+
+
+@dataclass(frozen=True)
 class Hit:
     id: str
     type: str
@@ -116,6 +127,7 @@ class Hit:
     qualified_name: str
     description: str
     score: float
+    siblings: tuple[Face, ...] = ()
 
 
 def _stem(word: str) -> str:
@@ -272,6 +284,9 @@ def search(
 
     any_words: match resources having any of the words (ranked by how well), for questions in plain language.
 
+    Each asset is one hit: a dbt node that matches stands as its warehouse table (with its best score),
+    naming its other faces in `siblings`; searching within one integration keeps that integration's own.
+
     First the index alone picks the best candidates among resources of the caller's Teams (cheap even
     with a million rows), then one query keeps those the caller can see and that pass the filters, and
     they are ranked with popularity, name and type. When that leaves too few, the whole match is ranked.
@@ -365,7 +380,7 @@ def _rank(
     key: ColumnElement[Any] = literal_column("resource.rowid") if sqlite else Resource.__table__.c.id
     phrase = " ".join(words(q))
     exact_names = {q.strip().lower(), phrase, phrase.replace(" ", "_")}
-    scored: list[tuple[float, str, Hit]] = []
+    found: list[tuple[float, Resource]] = []
     keys = list(candidates)
     for start in range(0, len(keys), 5000):
         query = select(Resource, key).where(key.in_(keys[start : start + 5000]), visible_resources(caller))
@@ -388,8 +403,53 @@ def _rank(
                 + (EXACT_NAME_BOOST if resource.name.lower() in exact_names else 0.0)
                 + TYPE_BOOST.get(resource.type, 0.0)
             )
-            summary = resource.description or resource.definition[:300]
-            hit = Hit(resource.id, resource.type, resource.name, resource.qualified_name, summary, round(score, 4))
-            scored.append((-score, resource.qualified_name, hit))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    return [hit for _, _, hit in scored[:limit]]
+            found.append((score, resource))
+    assets = [(sc, r, r) for sc, r in found] if filters.integration_id else _as_assets(session, caller, found, filters)
+    best: dict[str, tuple[float, Resource]] = {}
+    texts: dict[str, str] = {}
+    for score, asset, face in sorted(assets, key=lambda item: -item[0]):
+        if asset.id not in best:
+            best[asset.id] = (score, asset)
+        # What the asset says of itself, else what its best-matching face says.
+        texts[asset.id] = texts.get(asset.id) or _summary(asset) or _summary(face)
+    ranked = sorted(best.values(), key=lambda item: (-item[0], item[1].qualified_name))[:limit]
+    faces = _faces(session, caller, [resource.id for _, resource in ranked])
+    return [
+        Hit(r.id, r.type, r.name, r.qualified_name, texts[r.id], round(score, 4), faces.get(r.id, ()))
+        for score, r in ranked
+    ]
+
+
+def _summary(resource: Resource) -> str:
+    return resource.description or resource.definition[:300]
+
+
+def _as_assets(
+    session: StoreSession, caller: Caller, found: list[tuple[float, Resource]], filters: _Filters
+) -> list[tuple[float, Resource, Resource]]:
+    """(score, asset, face matched): a dbt face stands as its warehouse sibling, when that passes the type."""
+    anchors = sorted({r.sibling_id for _, r in found if r.sibling_id is not None})
+    tables: dict[str, Resource] = {}
+    if anchors:
+        tables = {
+            r.id: r
+            for r in session.scalars(select(Resource).where(Resource.id.in_(anchors), visible_resources(caller)))
+            if not filters.type or r.type == filters.type
+        }
+    return [(score, tables.get(r.sibling_id or "", r), r) for score, r in found]
+
+
+def _faces(session: StoreSession, caller: Caller, ids: list[str]) -> dict[str, tuple[Face, ...]]:
+    others = siblings.faces(session, ids)
+    wanted = sorted({f for fs in others.values() for f in fs})
+    if not wanted:
+        return {}
+    shown = {
+        r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(wanted), visible_resources(caller)))
+    }
+    return {
+        rid: tuple(
+            Face(r.id, r.type, r.name, r.qualified_name) for r in siblings.ordered([shown[f] for f in fs if f in shown])
+        )
+        for rid, fs in others.items()
+    }

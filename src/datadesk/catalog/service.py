@@ -7,13 +7,15 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, tuple_
+from sqlalchemy.orm import aliased
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require, require_team_change
 from datadesk.access.visibility import visible_resources
-from datadesk.catalog import search
+from datadesk.catalog import search, siblings
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import (
     Lineage,
@@ -38,18 +40,48 @@ class Owner:
     name: str
 
 
+DBT_FACTS = ("unique_id", "materialized", "tests")
+
+
 @dataclass
 class Detail:
-    """A resource with everything shown about it, already limited to what the caller may see."""
+    """A resource with everything shown about it, already limited to what the caller may see.
+
+    A resource with siblings (a dbt node and its warehouse table) shows the asset: its own fields,
+    with the other faces' description when it has none, their owners, tags and dbt facts.
+    """
 
     resource: Resource
-    owners: list[Owner]
-    tags: list[str]
+    owners: list[Owner]  # its own (what is edited)
+    tags: list[str]  # its own (what is edited)
     team_ids: list[str]
-    columns: list[tuple[Resource, list[str]]] | None = None
+    columns: list[tuple[Resource, list[str]]] | None = None  # each with the asset's tags
     links: list[Resource] = field(default_factory=list)
     linked_from: list[Resource] = field(default_factory=list)
-    parent_tags: list[str] = field(default_factory=list)  # a column's table's tags (sensitivity is inherited)
+    parent_tags: list[str] = field(default_factory=list)  # a column's table's asset tags (sensitivity is inherited)
+    asset_tags: list[str] = field(default_factory=list)  # its own and its siblings' (siblings.asset_tags)
+    siblings: list[Resource] = field(default_factory=list)  # the other faces the caller sees, warehouse first
+    sibling_owners: list[Owner] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # a warehouse table's dbt facts (unique_id, ...)
+    column_descriptions: dict[str, str] = field(default_factory=dict)  # a column's sibling's, when it has none
+
+    @property
+    def description(self) -> str:
+        r = self.resource
+        if r.description:
+            return r.description
+        return next((s.description for s in self.siblings if s.description), "")
+
+    @property
+    def all_owners(self) -> list[Owner]:
+        """Its own owners, then its siblings' (each once)."""
+        merged = {(o.kind, o.id): o for o in self.owners}
+        for owner in self.sibling_owners:
+            merged.setdefault((owner.kind, owner.id), owner)
+        return list(merged.values())
+
+    def column_description(self, column: Resource) -> str:
+        return column.description or self.column_descriptions.get(column.id, "")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -75,39 +107,71 @@ def visible_many(session: StoreSession, caller: Caller, resource_ids: Sequence[s
 def details(
     session: StoreSession, caller: Caller, resources: Sequence[Resource], *, with_columns: bool = True
 ) -> list[Detail]:
-    """Owners, tags, Teams, columns and links for several resources in a handful of queries."""
+    """Owners, tags, Teams, columns, links and siblings for several resources in a handful of queries."""
     ids = [r.id for r in resources]
     tags = tags_of(session, ids)
-    owners = _owners_of(session, ids)
     team_ids = resource_teams.teams_of(session, ids)
-    columns: dict[str, list[tuple[Resource, list[str]]]] = defaultdict(list)
+    columns: dict[str, list[Resource]] = defaultdict(list)
     table_ids = [r.id for r in resources if r.type in ("table", "view")]
     if with_columns and table_ids:
-        rows = list(
-            session.scalars(
-                select(Resource)
-                .where(Resource.parent_id.in_(table_ids), Resource.type == "column", visible_resources(caller))
-                .order_by(Resource.ordinal, Resource.name)
+        for column in session.scalars(
+            select(Resource)
+            .where(Resource.parent_id.in_(table_ids), Resource.type == "column", visible_resources(caller))
+            .order_by(Resource.ordinal, Resource.name)
+        ):
+            columns[column.parent_id or ""].append(column)
+    column_ids = [c.id for cs in columns.values() for c in cs]
+    parent_ids = sorted({r.parent_id for r in resources if r.type == "column" and r.parent_id})
+    face_ids = siblings.faces(session, [*ids, *column_ids])
+    visible_faces = {
+        r.id: r for r in visible_many(session, caller, sorted({f for fs in face_ids.values() for f in fs}))
+    }
+    shown_faces = {
+        rid: siblings.ordered([visible_faces[f] for f in fs if f in visible_faces]) for rid, fs in face_ids.items()
+    }
+    asset = siblings.asset_tags(session, [*ids, *column_ids, *parent_ids], known=face_ids)
+    owners = _owners_of(session, [*ids, *{f.id for r in ids for f in shown_faces.get(r, [])}])
+    links_out, links_in = _links_of(session, caller, ids)
+    result = []
+    for r in resources:
+        faces = shown_faces.get(r.id, [])
+        table_columns = columns.get(r.id, [])
+        result.append(
+            Detail(
+                resource=r,
+                owners=owners.get(r.id, []),
+                tags=tags.get(r.id, []),
+                team_ids=team_ids.get(r.id, []),
+                columns=[(c, asset.get(c.id, [])) for c in table_columns]
+                if r.id in table_ids and with_columns
+                else None,
+                links=links_out.get(r.id, []),
+                linked_from=links_in.get(r.id, []),
+                parent_tags=asset.get(r.parent_id or "", []) if r.type == "column" else [],
+                asset_tags=asset.get(r.id, []),
+                siblings=faces,
+                sibling_owners=[o for f in faces for o in owners.get(f.id, [])],
+                facts=_dbt_facts(r, faces),
+                column_descriptions={
+                    c.id: d
+                    for c in table_columns
+                    if not c.description
+                    and (d := next((f.description for f in shown_faces.get(c.id, []) if f.description), ""))
+                },
             )
         )
-        column_tags = tags_of(session, [c.id for c in rows])
-        for column in rows:
-            columns[column.parent_id or ""].append((column, column_tags.get(column.id, [])))
-    links_out, links_in = _links_of(session, caller, ids)
-    parents = tags_of(session, sorted({r.parent_id for r in resources if r.type == "column" and r.parent_id}))
-    return [
-        Detail(
-            resource=r,
-            owners=owners.get(r.id, []),
-            tags=tags.get(r.id, []),
-            team_ids=team_ids.get(r.id, []),
-            columns=columns.get(r.id, []) if r.id in table_ids and with_columns else None,
-            links=links_out.get(r.id, []),
-            linked_from=links_in.get(r.id, []),
-            parent_tags=parents.get(r.parent_id or "", []) if r.type == "column" else [],
-        )
-        for r in resources
-    ]
+    return result
+
+
+def _dbt_facts(resource: Resource, faces: list[Resource]) -> dict[str, Any]:
+    """What the dbt face that speaks first says of a warehouse table: unique_id, materialisation, tests."""
+    if resource.sibling_id is not None:
+        return {}
+    for face in faces:
+        properties = face.properties or {}
+        if properties.get("unique_id"):
+            return {key: properties[key] for key in DBT_FACTS if properties.get(key)}
+    return {}
 
 
 def tags_of(session: StoreSession, ids: list[str]) -> dict[str, list[str]]:
@@ -193,7 +257,11 @@ def list_resources(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[Detail], str | None]:
-    """A page of visible resources (by qualified name, or most popular first); filters inside the query."""
+    """A page of visible resources (by qualified name, or most popular first); filters inside the query.
+
+    Each asset is listed once, by its warehouse face (its dbt siblings are named in its `siblings`),
+    except when one integration or one parent is browsed: then what it holds is listed.
+    """
     require(caller, Action.read_workspace)
     limit = max(1, min(limit, MAX_PAGE))
     query = select(Resource).where(visible_resources(caller))
@@ -203,10 +271,22 @@ def list_resources(
         query = query.where(Resource.integration_id == integration_id)
     if parent_id:
         query = query.where(Resource.parent_id == parent_id)
+    if not integration_id and not parent_id:
+        query = query.where(Resource.sibling_id.is_(None))
     if tag:
+        # A tag of the asset: the resource's own, or a sibling's the caller sees.
+        face = aliased(Resource)
+        faces = (
+            select(face.id)
+            .where(face.sibling_id == Resource.id, visible_resources(caller, of=face))
+            .correlate(Resource)
+        )
         query = query.where(
             select(ResourceTag.resource_id)
-            .where(ResourceTag.resource_id == Resource.id, ResourceTag.tag == tag.strip().lower())
+            .where(
+                or_(ResourceTag.resource_id == Resource.id, ResourceTag.resource_id.in_(faces)),
+                ResourceTag.tag == tag.strip().lower(),
+            )
             .exists()
         )
     if team_id:
@@ -236,14 +316,26 @@ def list_resources(
 def lineage(
     *, session: StoreSession, caller: Caller, resource_id: str, depth: int = 1
 ) -> tuple[list[Resource], list[Resource]]:
-    """Visible resources upstream and downstream, up to `depth` hops through visible resources only."""
+    """Visible assets upstream and downstream, up to `depth` hops through visible resources only.
+
+    Siblings are one node: the walk starts from the asset's warehouse face, follows the edges of every
+    face the caller sees, and names each asset reached once, by its warehouse face.
+    """
     require(caller, Action.read_workspace)
-    start = get_visible(session, caller, resource_id)
+    start = _asset(session, caller, get_visible(session, caller, resource_id))
     depth = max(1, min(depth, MAX_LINEAGE_DEPTH))
     return (
         _walk(session, caller, start.id, depth, upstream=True),
         _walk(session, caller, start.id, depth, upstream=False),
     )
+
+
+def _asset(session: StoreSession, caller: Caller, resource: Resource) -> Resource:
+    """The face standing for a resource's asset: its warehouse sibling when it has one the caller sees."""
+    if resource.sibling_id is None:
+        return resource
+    found = visible_many(session, caller, [resource.sibling_id])
+    return found[0] if found else resource
 
 
 def _walk(session: StoreSession, caller: Caller, start: str, depth: int, *, upstream: bool) -> list[Resource]:
@@ -255,17 +347,24 @@ def _walk(session: StoreSession, caller: Caller, start: str, depth: int, *, upst
     for _ in range(depth):
         if not frontier:
             break
+        faces = siblings.faces(session, frontier)
+        seen_faces = visible_many(session, caller, sorted({f for fs in faces.values() for f in fs}))
+        sides = [*frontier, *(f.id for f in seen_faces)]
         query = (
             select(Resource)
             .join(Lineage, near == Resource.id)
-            .where(far.in_(frontier), visible_resources(caller))
+            .where(far.in_(sides), visible_resources(caller))
             .order_by(Resource.qualified_name)
         )
+        reached = list(dict.fromkeys(session.scalars(query)))
+        anchors = {r.sibling_id for r in reached if r.sibling_id is not None}
+        assets = {r.id: r for r in visible_many(session, caller, sorted(anchors))}
         frontier = []
-        for resource in session.scalars(query):
-            if resource.id not in seen and resource.id != start:
-                seen[resource.id] = resource
-                frontier.append(resource.id)
+        for resource in reached:
+            asset = assets.get(resource.sibling_id or "", resource)
+            if asset.id not in seen and asset.id != start:
+                seen[asset.id] = asset
+                frontier.append(asset.id)
     return list(seen.values())
 
 

@@ -111,6 +111,8 @@ def plan(snapshot: Snapshot) -> Plan:
             properties["unique_id"] = table.unique_id
         if table.relation:
             properties["relation"] = ".".join(table.relation)
+        if table.tests:
+            properties["tests"] = list(table.tests)
         references = {
             column: f"{fk.ref_schema}.{fk.ref_table}.{ref}"
             for fk in table.foreign_keys

@@ -61,6 +61,8 @@ class TableMeta:
     # For dbt: unique_ids of what `upstream` names; (schema, name) alone can be ambiguous there
     # (a seed and a source declared on it share both).
     upstream_ids: list[str] = field(default_factory=list)
+    # For dbt: the data tests attached to it, as "test(column)" or "test" (e.g. "unique(customer_id)").
+    tests: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -56,6 +56,11 @@ class DbtConnector:
         for uid, source in manifest.get("sources", {}).items():
             if _enabled(source):
                 tables[uid] = _source_table(uid, source, catalog_nodes.get(uid))
+        for node in manifest["nodes"].values():
+            if node.get("resource_type") == "test" and _enabled(node):
+                _attach_test(node, tables)
+        for table in tables.values():
+            table.tests.sort()
         progress(2, PHASES, f"{len(tables)} models, sources, seeds and snapshots")
 
         every_node = {**manifest["nodes"], **manifest.get("sources", {})}
@@ -207,6 +212,22 @@ def _columns(documented: Json, built: Json | None) -> list[ColumnMeta]:
             )
         )
     return result
+
+
+def _attach_test(test: Json, tables: dict[str, TableMeta]) -> None:
+    """Note a data test on the node it tests: "unique(customer_id)", or the test's name alone."""
+    depends = (test.get("depends_on") or {}).get("nodes") or []
+    attached = test.get("attached_node") or (depends[0] if len(depends) == 1 else None)
+    table = tables.get(attached or "")
+    if table is None:
+        return
+    metadata = test.get("test_metadata") or {}
+    name = str(metadata.get("name") or test.get("name") or "test")
+    if metadata.get("namespace"):
+        name = f"{metadata['namespace']}.{name}"
+    label = f"{name}({test['column_name']})" if test.get("column_name") else name
+    if label not in table.tests:
+        table.tests.append(label)
 
 
 def _tags(item: Json) -> list[str]:

@@ -19,8 +19,9 @@ from sqlalchemy.orm import aliased
 from datadesk.access import grants
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
+from datadesk.catalog import siblings
 from datadesk.catalog.integrations import get_integration, source_config
-from datadesk.catalog.models import Integration, Resource, ResourceTag
+from datadesk.catalog.models import Integration, Resource
 from datadesk.catalog.service import visible_many
 from datadesk.db import StoreSession
 from datadesk.errors import DomainError, Forbidden, NotFound
@@ -73,7 +74,9 @@ def run(
     except DomainError as exc:
         outcome.error = exc
     outcome.duration_ms = outcome.duration_ms or int((time.monotonic() - started) * 1000)
-    if not isinstance(outcome.error, NotFound) or session.get(Integration, integration_id) is not None:
+    # Logged only against an integration of the caller's workspace: an unknown or foreign id leaves no trace.
+    logged = session.get(Integration, integration_id)
+    if logged is not None and logged.workspace_id == caller.workspace_id:
         session.add(
             QueryRun(
                 workspace_id=caller.workspace_id,
@@ -237,15 +240,12 @@ def _check_columns(
     visible = {r.id for r in visible_many(session, caller, [c.id for c in read_columns])}
     if any(c.id not in visible for c in read_columns):
         raise NotFound("A column in this query is not in the catalog, or not visible to you.")
-    tags: dict[str, set[str]] = defaultdict(set)
-    for rid, tag in session.execute(
-        select(ResourceTag.resource_id, ResourceTag.tag).where(ResourceTag.resource_id.in_(ids))
-    ):
-        tags[rid].add(tag)
+    # The asset's tags: a sensitive tag on the dbt sibling of a column (or table) counts as its own.
+    tags = siblings.asset_tags(session, ids)
     sensitive = sorted(
         f"{c.qualified_name.split('.')[-2]}.{c.name}"
         for c in read_columns
-        if grants.is_sensitive(tags[c.id] | tags[c.parent_id or ""], sensitive_tags)
+        if grants.is_sensitive([*tags.get(c.id, []), *tags.get(c.parent_id or "", [])], sensitive_tags)
     )
     if sensitive and not grants.can_read_sensitive(session, caller, integration_id):
         raise Forbidden(

@@ -48,11 +48,21 @@ class Row:
     description: str
     tags: tuple[str, ...] = ()
     popularity: float | None = None
+    siblings: tuple[tuple[str, str, str], ...] = ()  # (id, type, qualified name) of the asset's other faces
 
 
 def _row(detail: service.Detail) -> Row:
     r = detail.resource
-    return Row(r.id, r.type, r.name, r.qualified_name, r.description or r.definition, tuple(detail.tags), r.popularity)
+    return Row(
+        r.id,
+        r.type,
+        r.name,
+        r.qualified_name,
+        detail.description or r.definition,
+        tuple(detail.asset_tags),
+        r.popularity,
+        tuple((s.id, s.type, s.qualified_name) for s in detail.siblings),
+    )
 
 
 def _blank(value: str | None) -> str | None:
@@ -89,7 +99,17 @@ def home(
             integration_id=source,
             limit=PAGE_SIZE,
         )
-        rows = [Row(h.id, h.type, h.name, h.qualified_name, h.description) for h in hits]
+        rows = [
+            Row(
+                h.id,
+                h.type,
+                h.name,
+                h.qualified_name,
+                h.description,
+                siblings=tuple((s.id, s.type, s.qualified_name) for s in h.siblings),
+            )
+            for h in hits
+        ]
     elif any(filters.values()):
         mode = "list"
         details, next_cursor = service.list_resources(
