@@ -252,6 +252,8 @@ def test_integrations_and_sync_from_the_command_line(env: dict[str, str], tmp_pa
 def test_init_with_a_secret_key_creates_a_new_home_for_the_embedded_store(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"  # does not exist; the key comes from the environment, so no key file
     env = {"DATADESK_HOME": str(home), "DATADESK_SECRET_KEY": TEST_SECRET}
-    code, out, err = run(env, "init", "--workspace", "w", "--admin-email", "a@b.example", "--admin-password", "pw-123456")
+    code, out, err = run(
+        env, "init", "--workspace", "w", "--admin-email", "a@b.example", "--admin-password", "pw-123456"
+    )
     assert code == 0, out + err
     assert (home / "datadesk.db").is_file()
