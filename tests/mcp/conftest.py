@@ -42,6 +42,8 @@ INSERT INTO campaigns VALUES (1, 'Spring', 100);
 A_TERM = "Net revenue"
 MARKETING_TERM = "Attributed pipeline"
 B_TERM = "Zeta confidential metric"
+# httpx waits 5 s by default; a loaded CI machine can take longer to answer a first call.
+CLIENT_TIMEOUT = 60.0
 
 T = TypeVar("T")
 
@@ -162,7 +164,7 @@ def mcp_url(settings: Settings) -> Iterator[str]:
 async def connect(url: str, token: str) -> AsyncIterator[Client]:
     """The mcp SDK's own client, sending the person's token on every request."""
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=CLIENT_TIMEOUT) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
         yield client

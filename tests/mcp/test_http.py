@@ -18,6 +18,7 @@ from datadesk.sql.models import QueryRun
 from tests.mcp.conftest import (
     A_TERM,
     B_TERM,
+    CLIENT_TIMEOUT,
     MARKETING_TERM,
     Catalog,
     connect,
@@ -36,7 +37,7 @@ VISIBLE = "SELECT id, amount FROM orders ORDER BY id LIMIT 3"
 
 async def _names(url: str, token: str, mode: str = "auto") -> list[str]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=CLIENT_TIMEOUT) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         listed = (await client.list_tools()).tools
