@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from datadesk.access.caller import Caller
-from datadesk.ai import egress
+from datadesk.ai import cards, egress
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
-from datadesk.catalog import siblings
 from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession
 
@@ -34,16 +33,15 @@ class Ranked:
 def rank(session: StoreSession, caller: Caller, question: str) -> Ranked:
     """Visible tables most likely to answer the question (a table scores through its columns too)."""
     hits = catalog_search.search(session=session, caller=caller, q=question, limit=SEARCH_DEPTH, any_words=True)
-    by_id = {r.id: r for r in catalog.visible_many(session, caller, [h.id for h in hits])}
     table_score: dict[str, float] = defaultdict(float)
     column_bonus: dict[str, float] = defaultdict(float)
+    loaded: dict[str, Resource] = {}
     notes: list[Resource] = []
     for hit in hits:
-        resource = by_id.get(hit.id)
-        if resource is None:
-            continue
+        resource = hit.resource
         if resource.type in TABLE_TYPES:
             table_score[resource.id] = max(table_score[resource.id], hit.score)
+            loaded[resource.id] = resource
         elif resource.type == "column" and resource.parent_id:
             # Several matching columns add up, but less than a table's own match.
             column_bonus[resource.parent_id] += hit.score * 0.5
@@ -52,12 +50,14 @@ def rank(session: StoreSession, caller: Caller, question: str) -> Ranked:
     for table_id, bonus in column_bonus.items():
         table_score[table_id] += bonus
     # Tables a matching glossary term or document is about rank as if they matched a little.
-    for note in notes:
-        for target in catalog.details(session, caller, [note], with_columns=False)[0].links:
-            if target.type in TABLE_TYPES:
-                table_score[target.id] += 1.0
+    for target in catalog.linked(session, caller, notes):
+        if target.type in TABLE_TYPES:
+            table_score[target.id] += 1.0
+            loaded[target.id] = target
     # A question is usually about one source: tables of the best-matching integration rank a little higher.
-    candidates = catalog.visible_many(session, caller, list(table_score))
+    missing = [i for i in table_score if i not in loaded]
+    loaded.update({r.id: r for r in catalog.visible_many(session, caller, missing)})
+    candidates = [loaded[i] for i in table_score if i in loaded]
     source_score: dict[str | None, float] = defaultdict(float)
     for table in candidates:
         source_score[table.integration_id] += table_score[table.id]
@@ -73,34 +73,22 @@ def retrieve(
 ) -> list[dict[str, Any]]:
     """Cards for the question within a size budget: notes first (small), then tables best first."""
     ranked = rank(session, caller, question)
-    resources = ranked.notes + ranked.tables
-    details = catalog.details(session, caller, resources)
-    lineage_ids: dict[str, egress.Neighbours] = {}
-    for detail in details:
-        if detail.resource.type in TABLE_TYPES:
-            up, down = catalog.lineage(session=session, caller=caller, resource_id=detail.resource.id)
-            lineage_ids[detail.resource.id] = egress.Neighbours(up, down)
-    neighbour_ids = [n.id for nb in lineage_ids.values() for n in nb.upstream + nb.downstream]
-    neighbour_ids += [x.id for d in details for x in d.links]
-    tags = siblings.asset_tags(session, neighbour_ids)
+    built = cards.build(session, caller, policy, ranked.notes + ranked.tables, lineage=lambda r: r.type in TABLE_TYPES)
     # Every ranked table goes in, compact, first; then the best ones are given full detail while room lasts,
     # so a long table never crowds the next nine out.
-    full = [egress.card(d, policy, lineage_ids.get(d.resource.id), tags) for d in details]
-    cards = [
-        _compact(item) if item and d.resource.type in TABLE_TYPES else item
-        for item, d in zip(full, details, strict=True)
-    ]
-    kept = [i for i, item in enumerate(cards) if item is not None]
-    used = sum(_size(cards[i]) for i in kept)
+    full = [c.card for c in built]
+    compact = [_compact(c.card) if c.card and c.detail.resource.type in TABLE_TYPES else c.card for c in built]
+    kept = [i for i, item in enumerate(compact) if item is not None]
+    used = sum(_size(compact[i]) for i in kept)
     while used > budget and kept:
-        used -= _size(cards[kept.pop()])
+        used -= _size(compact[kept.pop()])
     for i in kept:
         richer = full[i]
-        if richer is not None and richer is not cards[i]:
-            extra = _size(richer) - _size(cards[i])
+        if richer is not None and richer is not compact[i]:
+            extra = _size(richer) - _size(compact[i])
             if used + extra <= budget:
-                cards[i], used = richer, used + extra
-    return [cards[i] for i in kept]  # type: ignore[misc]
+                compact[i], used = richer, used + extra
+    return [compact[i] for i in kept]  # type: ignore[misc]
 
 
 def _size(item: dict[str, Any] | None) -> int:

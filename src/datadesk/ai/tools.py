@@ -8,11 +8,10 @@ from typing import Any
 
 from datadesk.access import grants
 from datadesk.access.caller import Caller
-from datadesk.ai import egress
+from datadesk.ai import cards, egress
 from datadesk.ai.providers.base import ToolCall, ToolSpec
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
-from datadesk.catalog import siblings
 from datadesk.catalog.models import RESOURCE_TYPES
 from datadesk.db import StoreSession
 from datadesk.errors import DomainError, NotFound
@@ -124,26 +123,14 @@ def execute(ctx: ToolContext, call: ToolCall) -> egress.ToolOutput:
 
 def cards_for(ctx: ToolContext, resources: list[Any], *, with_lineage: bool) -> list[dict[str, Any]]:
     """Allow-listed cards of visible resources (sensitive ones left out for external providers)."""
-    details = catalog.details(ctx.session, ctx.caller, resources)
-    cards = []
-    for detail in details:
-        neighbours = None
-        tags: dict[str, list[str]] = {}
-        if with_lineage:
-            up, down = catalog.lineage(session=ctx.session, caller=ctx.caller, resource_id=detail.resource.id)
-            neighbours = egress.Neighbours(up, down)
-            tags = siblings.asset_tags(ctx.session, [r.id for r in up + down + detail.links])
-        item = egress.card(detail, ctx.policy, neighbours, tags)
-        if item is not None:
-            cards.append(item)
-    return cards
+    return cards.cards(ctx.session, ctx.caller, ctx.policy, resources, lineage=with_lineage)
 
 
 def _search(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:
     query = str(args["query"])[:200]
     type_ = args.get("type") or None
     hits = catalog_search.search(session=ctx.session, caller=ctx.caller, q=query, type=type_, limit=10, any_words=True)
-    resources = catalog.visible_many(ctx.session, ctx.caller, [h.id for h in hits])
+    resources = [h.resource for h in hits]
     return egress.cards_output(cards_for(ctx, resources, with_lineage=False), f"search results for {query!r}")
 
 

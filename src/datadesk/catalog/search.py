@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -127,6 +127,8 @@ class Hit:
     qualified_name: str
     description: str
     score: float
+    # The row search loaded (visible to the caller), so no caller has to load it again.
+    resource: Resource = field(compare=False, repr=False)
     siblings: tuple[Face, ...] = ()
 
 
@@ -415,7 +417,7 @@ def _rank(
     ranked = sorted(best.values(), key=lambda item: (-item[0], item[1].qualified_name))[:limit]
     faces = _faces(session, caller, [resource.id for _, resource in ranked])
     return [
-        Hit(r.id, r.type, r.name, r.qualified_name, texts[r.id], round(score, 4), faces.get(r.id, ()))
+        Hit(r.id, r.type, r.name, r.qualified_name, texts[r.id], round(score, 4), r, faces.get(r.id, ()))
         for score, r in ranked
     ]
 

@@ -31,6 +31,7 @@ from datadesk.identity.models import Membership, Team, User
 
 MAX_PAGE = 500
 MAX_LINEAGE_DEPTH = 5
+CHUNK = siblings.CHUNK
 
 
 @dataclass
@@ -176,10 +177,10 @@ def _dbt_facts(resource: Resource, faces: list[Resource]) -> dict[str, Any]:
 
 def tags_of(session: StoreSession, ids: list[str]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = defaultdict(list)
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), CHUNK):
         for rid, tag in session.execute(
             select(ResourceTag.resource_id, ResourceTag.tag)
-            .where(ResourceTag.resource_id.in_(ids[start : start + 500]))
+            .where(ResourceTag.resource_id.in_(ids[start : start + CHUNK]))
             .order_by(ResourceTag.tag)
         ):
             result[rid].append(tag)
@@ -204,6 +205,14 @@ def _owners_of(session: StoreSession, ids: list[str]) -> dict[str, list[Owner]]:
     for owners in result.values():
         owners.sort(key=lambda o: (o.kind, o.name))
     return result
+
+
+def linked(session: StoreSession, caller: Caller, resources: Sequence[Resource]) -> list[Resource]:
+    """What the given resources (documents, glossary terms) are about: their visible link targets, in order."""
+    if not resources:
+        return []
+    out, _ = _links_of(session, caller, [r.id for r in resources])
+    return [target for r in resources for target in out.get(r.id, [])]
 
 
 def _links_of(
@@ -322,50 +331,85 @@ def lineage(
     face the caller sees, and names each asset reached once, by its warehouse face.
     """
     require(caller, Action.read_workspace)
-    start = _asset(session, caller, get_visible(session, caller, resource_id))
+    start = _assets(session, caller, [get_visible(session, caller, resource_id)])[0]
     depth = max(1, min(depth, MAX_LINEAGE_DEPTH))
     return (
-        _walk(session, caller, start.id, depth, upstream=True),
-        _walk(session, caller, start.id, depth, upstream=False),
+        _walk(session, caller, [start.id], depth, upstream=True)[start.id],
+        _walk(session, caller, [start.id], depth, upstream=False)[start.id],
     )
 
 
-def _asset(session: StoreSession, caller: Caller, resource: Resource) -> Resource:
-    """The face standing for a resource's asset: its warehouse sibling when it has one the caller sees."""
-    if resource.sibling_id is None:
-        return resource
-    found = visible_many(session, caller, [resource.sibling_id])
-    return found[0] if found else resource
+def neighbours(
+    session: StoreSession, caller: Caller, resources: Sequence[Resource]
+) -> dict[str, tuple[list[Resource], list[Resource]]]:
+    """Direct lineage (upstream, downstream) of several visible resources, in a constant number of queries."""
+    if not resources:
+        return {}
+    starts = _assets(session, caller, resources)
+    ids = sorted({a.id for a in starts})
+    up = _walk(session, caller, ids, 1, upstream=True)
+    down = _walk(session, caller, ids, 1, upstream=False)
+    return {r.id: (up[a.id], down[a.id]) for r, a in zip(resources, starts, strict=True)}
 
 
-def _walk(session: StoreSession, caller: Caller, start: str, depth: int, *, upstream: bool) -> list[Resource]:
+def _assets(session: StoreSession, caller: Caller, resources: Sequence[Resource]) -> list[Resource]:
+    """The face standing for each resource's asset: its warehouse sibling when it has one the caller sees."""
+    anchors = {
+        r.id: r for r in visible_many(session, caller, sorted({r.sibling_id for r in resources if r.sibling_id}))
+    }
+    return [anchors.get(r.sibling_id or "", r) for r in resources]
+
+
+def _walk(
+    session: StoreSession, caller: Caller, starts: list[str], depth: int, *, upstream: bool
+) -> dict[str, list[Resource]]:
+    """Assets reached from each start within `depth` hops; one round of queries per hop, for all starts at once."""
+    seen: dict[str, dict[str, Resource]] = {s: {} for s in starts}
+    frontiers: dict[str, list[str]] = {s: [s] for s in starts}
+    for _ in range(depth):
+        step = _step(session, caller, sorted({a for f in frontiers.values() for a in f}), upstream=upstream)
+        if not step:
+            break
+        for start in starts:
+            reached = sorted(
+                (pair for a in frontiers[start] for pair in step.get(a, [])), key=lambda p: p[0].qualified_name
+            )
+            frontiers[start] = []
+            for _face, asset in reached:
+                if asset.id not in seen[start] and asset.id != start:
+                    seen[start][asset.id] = asset
+                    frontiers[start].append(asset.id)
+    return {s: list(seen[s].values()) for s in starts}
+
+
+def _step(
+    session: StoreSession, caller: Caller, frontier: list[str], *, upstream: bool
+) -> dict[str, list[tuple[Resource, Resource]]]:
+    """One hop from each asset in `frontier`: (face reached, its asset) pairs, through visible faces only."""
+    if not frontier:
+        return {}
     near, far = (
         (Lineage.upstream_id, Lineage.downstream_id) if upstream else (Lineage.downstream_id, Lineage.upstream_id)
     )
-    seen: dict[str, Resource] = {}
-    frontier = [start]
-    for _ in range(depth):
-        if not frontier:
-            break
-        faces = siblings.faces(session, frontier)
-        seen_faces = visible_many(session, caller, sorted({f for fs in faces.values() for f in fs}))
-        sides = [*frontier, *(f.id for f in seen_faces)]
+    faces = siblings.faces(session, frontier)
+    shown = {r.id for r in visible_many(session, caller, sorted({f for fs in faces.values() for f in fs}))}
+    asset_of = {f: a for a, fs in faces.items() for f in fs if f in shown}
+    asset_of.update({a: a for a in frontier})
+    sides = sorted(asset_of)
+    rows: list[tuple[str, Resource]] = []
+    for i in range(0, len(sides), CHUNK):
         query = (
-            select(Resource)
+            select(far, Resource)
             .join(Lineage, near == Resource.id)
-            .where(far.in_(sides), visible_resources(caller))
-            .order_by(Resource.qualified_name)
+            .where(far.in_(sides[i : i + CHUNK]), visible_resources(caller))
         )
-        reached = list(dict.fromkeys(session.scalars(query)))
-        anchors = {r.sibling_id for r in reached if r.sibling_id is not None}
-        assets = {r.id: r for r in visible_many(session, caller, sorted(anchors))}
-        frontier = []
-        for resource in reached:
-            asset = assets.get(resource.sibling_id or "", resource)
-            if asset.id not in seen and asset.id != start:
-                seen[asset.id] = asset
-                frontier.append(asset.id)
-    return list(seen.values())
+        rows += [(side, resource) for side, resource in session.execute(query)]
+    anchors = {r.sibling_id for _, r in rows if r.sibling_id is not None}
+    assets = {r.id: r for r in visible_many(session, caller, sorted(anchors))}
+    result: dict[str, list[tuple[Resource, Resource]]] = defaultdict(list)
+    for side, resource in rows:
+        result[asset_of[side]].append((resource, assets.get(resource.sibling_id or "", resource)))
+    return result
 
 
 # --- documenting ------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from datadesk.catalog.models import Resource, ResourceTag
 from datadesk.db import StoreSession
 
-CHUNK = 500
+# Ids per IN (...): far below SQLite's and PostgreSQL's parameter limits, and few rounds for big sets.
+CHUNK = 5000
 # Where several dbt faces describe one table, the one that builds it speaks first.
 FACE_ORDER = {"model": 0, "snapshot": 1, "seed": 2, "source": 3}
 

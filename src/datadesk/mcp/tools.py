@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
-from datadesk.ai import egress
+from datadesk.ai import cards, egress
 from datadesk.ai import tools as ai_tools
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
@@ -190,16 +190,6 @@ class _Context:
     caller: Caller
     settings: Settings
 
-    def tool_context(self) -> ai_tools.ToolContext:
-        """The assistant's tool context, to build cards the way egress does."""
-        return ai_tools.ToolContext(
-            session=self.session,
-            caller=self.caller,
-            settings=self.settings,
-            policy=self.policy(),
-            run_sql_allowed=False,
-        )
-
     def policy(self) -> egress.Policy:
         # The model behind a person's AI client is one we cannot see: treat it as external, so
         # resources and columns with a sensitive tag stay out of metadata, as for external providers.
@@ -300,17 +290,16 @@ def _search_catalog(ctx: _Context, arguments: dict[str, Any]) -> Reply:
     hits = catalog_search.search(
         session=ctx.session, caller=ctx.caller, q=query, type=type_, limit=SEARCH_LIMIT, any_words=True
     )
-    resources = catalog.visible_many(ctx.session, ctx.caller, [h.id for h in hits])
-    cards = ai_tools.cards_for(ctx.tool_context(), resources, with_lineage=False)
-    return _output(egress.cards_output(cards, "search results"))
+    found = cards.cards(ctx.session, ctx.caller, ctx.policy(), [h.resource for h in hits])
+    return _output(egress.cards_output(found, "search results"))
 
 
 def _get_resource(ctx: _Context, arguments: dict[str, Any]) -> Reply:
     resource = catalog.get_visible(ctx.session, ctx.caller, _required(arguments, "resource_id", 200))
-    cards = ai_tools.cards_for(ctx.tool_context(), [resource], with_lineage=True)
-    if not cards:  # visible, but sensitive: told apart from nothing, exactly like the assistant
+    found = cards.cards(ctx.session, ctx.caller, ctx.policy(), [resource], lineage=True)
+    if not found:  # visible, but sensitive: told apart from nothing, exactly like the assistant
         raise NotFound("No such resource.")
-    return _output(egress.cards_output(cards))
+    return _output(egress.cards_output(found))
 
 
 _BRIEF = ("id", "type", "name", "qualified_name", "description")
@@ -350,14 +339,14 @@ def _list_glossary(ctx: _Context, arguments: dict[str, Any]) -> Reply:
             limit=GLOSSARY_LIMIT,
             any_words=True,
         )
-        terms = catalog.visible_many(ctx.session, ctx.caller, [h.id for h in hits])
+        terms = [h.resource for h in hits]
     else:
         rows, _ = catalog.list_resources(
             session=ctx.session, caller=ctx.caller, type="glossary_term", limit=GLOSSARY_LIMIT
         )
         terms = [d.resource for d in rows]
-    cards = ai_tools.cards_for(ctx.tool_context(), terms, with_lineage=False)
-    return _output(egress.cards_output(cards, "glossary terms"))
+    found = cards.cards(ctx.session, ctx.caller, ctx.policy(), terms)
+    return _output(egress.cards_output(found, "glossary terms"))
 
 
 def _run_sql(ctx: _Context, arguments: dict[str, Any]) -> Reply:
