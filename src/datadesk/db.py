@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, create_engine, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, create_engine, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -22,6 +28,11 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from datadesk.settings import Settings
+
+log = logging.getLogger("datadesk")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -41,6 +52,12 @@ def utcnow() -> datetime:
 
 
 FTS_DEFERRED = "fts_deferred"
+DEFAULT_BUSY_TIMEOUT = 15.0
+ANALYSIS_LIMIT = 1000
+OPTIMIZE_EVERY_SECONDS = 600.0
+WRITE_LOCK_FIRST = "write_lock_first"  # session.info flag: see _take_write_lock
+_BUSY_MS = "busy_ms"
+_NO_WAIT = "no_wait"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,33 +146,92 @@ def _stamp_workspace(session: Session, _context: Any, _instances: Any) -> None:
             raise RuntimeError("write to another workspace refused")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+@event.listens_for(StoreSession, "after_begin")
+def _take_write_lock(session: Session, _transaction: Any, connection: Connection) -> None:
+    # A SQLite session flagged as writing holds the write lock from its first read: its reads and writes are one
+    # serializable unit, and it waits for the lock through the busy timeout (a transaction that read first gets
+    # SQLITE_BUSY_SNAPSHOT at its first write, without waiting, if another writer committed in between). Other
+    # sessions keep pysqlite's own BEGIN, emitted right before their first write, so they never hit that case.
+    if not session.info.get(WRITE_LOCK_FIRST) or connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any, *, busy_ms: int) -> None:
     # Search ranks by ln(popularity); not every SQLite build has its math functions.
     dbapi_connection.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
     # The FTS insert trigger asks this flag; a bulk sync raises it and indexes its rows in one statement.
     deferred = [0]
     record.info[FTS_DEFERRED] = deferred
     dbapi_connection.create_function("datadesk_fts_deferred", 0, lambda: deferred[0])
+    record.info[_BUSY_MS] = busy_ms
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")  # ANALYZE samples: cheap on a big store
     cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for the catalog store (SQLite or PostgreSQL)."""
+def _restore_busy_timeout(dbapi_connection: Any, record: Any) -> None:
+    """Back in the pool, a connection that was told not to wait (see `apart`) waits again."""
+    if record.info.pop(_NO_WAIT, False) and dbapi_connection is not None:
+        try:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={record.info[_BUSY_MS]}")
+        except sqlite3.Error:  # a broken connection: the pool drops it
+            record.invalidate()
+
+
+class _Optimizer:
+    """SQLite's advice for connections that come and go: `PRAGMA optimize` as they close; here at most every
+    OPTIMIZE_EVERY_SECONDS per engine, never waiting for a busy store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+
+    def __call__(self, dbapi_connection: Any, _record: Any) -> None:
+        with self._lock:
+            if time.monotonic() - self._last < OPTIMIZE_EVERY_SECONDS:
+                return
+            self._last = time.monotonic()
+        try:
+            dbapi_connection.execute("PRAGMA busy_timeout=0")
+            dbapi_connection.execute("PRAGMA optimize")
+        except sqlite3.Error:  # busy, or the connection is broken: statistics can wait
+            log.debug("PRAGMA optimize skipped", exc_info=True)
+
+
+def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwargs: Any) -> Engine:
+    """An engine for the catalog store (SQLite or PostgreSQL); `busy_timeout` (seconds) is SQLite's wait for a lock."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # a new DATADESK_HOME
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        connect_args = {"check_same_thread": False, "timeout": busy_timeout}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_ms=int(busy_timeout * 1000)))
+        event.listen(engine, "checkin", _restore_busy_timeout)
+        event.listen(engine, "close", _Optimizer())
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The store's engine, its pool sized for a server's threads as the settings say."""
+    url = settings.database_url
+    pool: dict[str, Any] = {
+        "pool_size": settings.store_pool_size,
+        "max_overflow": settings.store_pool_overflow,
+        "pool_timeout": settings.store_pool_timeout,
+    }
+    if url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
+        pool = {}  # an in-memory store has a single connection, not a pool
+    return make_engine(url, busy_timeout=settings.store_busy_timeout, **pool)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[StoreSession]:
@@ -176,3 +252,98 @@ def transaction(factory: sessionmaker[StoreSession], workspace_id: str | None = 
         raise
     finally:
         session.close()
+
+
+# --- a busy store -----------------------------------------------------------------------------
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# PostgreSQL: too_many_connections, lock_not_available, cannot_connect_now, serialization_failure, deadlock_detected.
+_BUSY_SQLSTATES = frozenset({"53300", "55P03", "57P03", "40001", "40P01"})
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether an error means the store stayed busy past its bounds (worth a retry), not that something is wrong."""
+    if isinstance(error, sa_exc.TimeoutError):  # no free connection in the pool in time
+        return True
+    if not isinstance(error, sa_exc.OperationalError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+        return "locked" in str(orig)
+    return getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES
+
+
+def engine_of(session: StoreSession) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def holds_write_lock(session: StoreSession) -> bool:
+    """Whether the session's SQLite connection is in a write transaction (and so holds the write lock)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    dbapi = session.connection().connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", False))
+
+
+@contextmanager
+def apart(session: StoreSession, *, wait: bool = True) -> Iterator[StoreSession]:
+    """A short transaction of its own, sealed like `session`, for writes that must not last as long as it does.
+
+    On SQLite, when `session` already holds the write lock, this is `session` itself (another connection would
+    wait for it), and the writes commit with it. With wait=False, a busy SQLite store raises at once instead of
+    waiting out the busy timeout; on PostgreSQL the caller's statement decides (e.g. SKIP LOCKED).
+    """
+    if holds_write_lock(session):
+        yield session
+        session.flush()
+        return
+    own = StoreSession(bind=engine_of(session), expire_on_commit=False)
+    if session.workspace_id is not None:
+        own.seal(session.workspace_id)
+    try:
+        if not wait and own.get_bind().dialect.name == "sqlite":
+            fairy = own.connection().connection
+            fairy.info[_NO_WAIT] = True  # the pool's checkin puts the busy timeout back
+            fairy.dbapi_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+        yield own
+        own.commit()
+    except BaseException:
+        own.rollback()
+        raise
+    finally:
+        own.close()
+
+
+# --- planner statistics -----------------------------------------------------------------------
+
+CATALOG_TABLES = ("resource", "resource_team", "resource_tag", "resource_owner", "lineage", "resource_link")
+ANALYZE_AFTER_CHANGES = 500
+
+
+def analyze(session: StoreSession) -> None:
+    """Refresh the query planner's statistics of the catalog tables, after a change that moved many rows."""
+    if session.get_bind().dialect.name != "sqlite":
+        for table in CATALOG_TABLES:
+            session.execute(text(f'ANALYZE "{table}"'))
+        return
+    session.execute(text(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}"))
+    # PRAGMA optimize only looks at tables this connection has queried: name the catalog's own.
+    for table in CATALOG_TABLES:
+        session.execute(text(f'ANALYZE "{table}"'))
+    session.execute(text("PRAGMA optimize"))
+    # Other connections load statistics with the schema and keep them until it changes: a schema change that
+    # leaves nothing behind makes every connection, in every process, read the new ones at its next statement.
+    session.execute(text("CREATE TABLE datadesk_statistics_changed (x INTEGER)"))
+    session.execute(text("DROP TABLE datadesk_statistics_changed"))
+
+
+def analyze_if_changed(session: StoreSession, *, changed: int, total: int) -> bool:
+    """analyze() when `changed` rows (created, updated, deleted) are many or over a tenth of `total`."""
+    if changed > ANALYZE_AFTER_CHANGES or changed * 10 > total:
+        analyze(session)
+        return True
+    return False

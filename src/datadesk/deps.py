@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from datadesk.access.caller import Caller
-from datadesk.db import StoreSession
+from datadesk.db import WRITE_LOCK_FIRST, StoreSession
 from datadesk.errors import Unauthorized
 from datadesk.identity import service as identity
 from datadesk.settings import Settings
@@ -20,9 +20,36 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Writing routes that do slow work before they write (a provider's answer, a query on a source, a connection
+# test, a password hash) do not take SQLite's write lock up front: they take it at their first write, at the end.
+SLOW_WRITES = frozenset(
+    {
+        "datadesk.ai.routes:ask",
+        "datadesk.web.ai_pages:ask",
+        "datadesk.sql.routes:run_sql",
+        "datadesk.catalog.routes:create_integration",
+        "datadesk.catalog.routes:update_integration",
+        "datadesk.web.admin_pages:create_integration",
+        "datadesk.identity.routes:login",
+    }
+)
+
+
+def endpoint_name(request: Request) -> str:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return f"{endpoint.__module__}:{endpoint.__qualname__}" if endpoint is not None else ""
+
+
 def get_session(request: Request) -> Iterator[StoreSession]:
-    """One session per request, committed before the response is sent, rolled back on error."""
+    """One session per request, committed before the response is sent, rolled back on error.
+
+    A request that writes takes SQLite's write lock with its first statement (see db._take_write_lock),
+    unless its route is one of SLOW_WRITES.
+    """
     session: StoreSession = request.app.state.sessions()
+    if request.method in WRITE_METHODS and endpoint_name(request) not in SLOW_WRITES:
+        session.info[WRITE_LOCK_FIRST] = True
     try:
         yield session
         session.commit()

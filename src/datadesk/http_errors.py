@@ -7,10 +7,12 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from datadesk.db import is_busy
 from datadesk.errors import DomainError
 from datadesk.web.errors import page_error
 
@@ -27,6 +29,8 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+STORE_BUSY_RETRY_AFTER = 2
+STORE_BUSY = "The catalog store is busy with other requests; try again in a few seconds."
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -44,7 +48,18 @@ def _describe(errors: list[dict[str, object]]) -> str:
 def _answer(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """The web app's HTML error page on its pages, the contract's error JSON everywhere else."""
     page = page_error(request, status, code, message)
-    return page if page is not None else error_response(status, code, message, headers)
+    if page is None:
+        return error_response(status, code, message, headers)
+    if headers and page.status_code == status:
+        page.headers.update(headers)
+    return page
+
+
+def _store_busy(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After: the store stayed busy past its bounds (a write lock, the connection pool)."""
+    log.warning("store busy on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    headers = {"Retry-After": str(STORE_BUSY_RETRY_AFTER)}
+    return _answer(request, 503, "store_busy", STORE_BUSY, headers)
 
 
 def install(app: FastAPI) -> None:
@@ -77,6 +92,16 @@ def install(app: FastAPI) -> None:
         if "NUL (0x00)" in str(exc.orig):
             return _answer(request, 400, "invalid_text", "Text may not contain the NUL character (U+0000).")
         return await _unexpected(request, exc)
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> Response:
+        if is_busy(exc):
+            return _store_busy(request, exc)
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        return _store_busy(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

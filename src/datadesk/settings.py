@@ -42,6 +42,26 @@ class Settings(BaseSettings):
         description="Comma-separated host patterns (*.internal, db1.example.com) PostgreSQL and MySQL "
         "integrations may reach; empty means any host.",
     )
+    store_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Store connections each server process (each --workers worker) keeps open.",
+    )
+    store_pool_overflow: int = Field(
+        default=50,
+        ge=0,
+        description="Store connections a process may open beyond store_pool_size when busy, closed after use.",
+    )
+    store_pool_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request waits for a free store connection before answering 503 store_busy.",
+    )
+    store_busy_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="SQLite store: seconds a write waits for another one's write lock before answering 503 store_busy.",
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Comma-separated addresses or networks of the proxies trusted to set X-Forwarded-Proto "

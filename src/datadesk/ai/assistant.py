@@ -20,7 +20,8 @@ from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
 from datadesk.ai import audit, egress, limits, retrieval, tools
 from datadesk.ai import settings as ai_settings
-from datadesk.ai.models import AiSettings, Prompt
+from datadesk.ai.history import keep_audit, save_answer
+from datadesk.ai.models import AiSettings, LlmCall, Prompt
 from datadesk.ai.providers.anthropic import AnthropicProvider
 from datadesk.ai.providers.base import Deadline, Provider, ProviderError, WireLog, WireRecord
 from datadesk.ai.providers.local import MODEL as LOCAL_MODEL
@@ -131,10 +132,13 @@ def ask(
         error = exc
         prompt.status, prompt.error_code = "failed", exc.code
         prompt.answer = exc.message
+    except Exception:
+        keep_audit(session, receipt.calls)  # the requests that left stay on the record
+        raise
     prompt.disclosure = receipt.as_dict()
     prompt.tokens_used = receipt.tokens
-    session.add(prompt)
-    session.flush()
+    # Written once, after the answer, in a short transaction of their own: no write lock during provider calls.
+    save_answer(session, prompt, receipt.calls)
     return Answer(prompt, error)
 
 
@@ -162,6 +166,7 @@ class _Receipt:
         self.resource_ids: list[str] = []
         self.bytes = 0
         self.tokens = 0
+        self.calls: list[LlmCall] = []  # audit entries, saved with the prompt
 
     def add(self, resource_ids: list[str], size: int, tokens: int) -> None:
         self.resource_ids = list(dict.fromkeys(self.resource_ids + resource_ids))
@@ -198,10 +203,9 @@ def _loop(
         try:
             response = provider.complete(request, wire, deadline)
         except ProviderError as exc:
-            _audit(session, caller, receipt, request.model, request.resource_ids, wire, prompt_id, exc.code, 0)
+            _audit(caller, receipt, request.model, request.resource_ids, wire, prompt_id, exc.code, 0)
             raise
         _audit(
-            session,
             caller,
             receipt,
             request.model,
@@ -222,7 +226,6 @@ def _loop(
 
 
 def _audit(
-    session: StoreSession,
     caller: Caller,
     receipt: _Receipt,
     model: str,
@@ -241,8 +244,7 @@ def _audit(
         return  # nothing was sent: the failure happened before any request
     for index, record in enumerate(records):
         last = index == len(records) - 1
-        audit.record(
-            session,
+        entry = audit.record(
             caller,
             receipt.where,
             model,
@@ -252,6 +254,7 @@ def _audit(
             error_code=error_code if last else f"http_{record.status}" if record.status else "no_response",
             tokens=tokens if last else 0,
         )
+        receipt.calls.append(entry)
         receipt.add(resource_ids, record.request_bytes, tokens if last else 0)
 
 

@@ -11,11 +11,10 @@ from datadesk.access.policy import Action, require
 from datadesk.ai.models import LlmCall
 from datadesk.ai.providers.base import WireRecord
 from datadesk.ai.settings import Destination
-from datadesk.db import StoreSession
+from datadesk.db import StoreSession, utcnow
 
 
 def record(
-    session: StoreSession,
     caller: Caller,
     where: Destination,
     model: str,
@@ -26,8 +25,10 @@ def record(
     error_code: str = "",
     tokens: int = 0,
 ) -> LlmCall:
+    """The entry of one request that left, stamped now; the caller saves it with the prompt (history.save)."""
     ok = wire.status is not None and wire.status < 400 and not error_code
-    entry = LlmCall(
+    return LlmCall(
+        at=utcnow(),
         workspace_id=caller.workspace_id,
         user_id=caller.user_id,
         prompt_id=prompt_id,
@@ -42,8 +43,6 @@ def record(
         error_code=error_code if not ok else "",
         tokens_used=tokens,
     )
-    session.add(entry)
-    return entry
 
 
 def entries(

@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, owns, require
-from datadesk.ai.models import DEFAULT_RETENTION_DAYS, AiSettings, Prompt
-from datadesk.db import StoreSession, transaction, utcnow
+from datadesk.ai.models import DEFAULT_RETENTION_DAYS, AiSettings, LlmCall, Prompt
+from datadesk.db import StoreSession, apart, is_busy, transaction, utcnow
 from datadesk.errors import NotFound
 from datadesk.identity.models import Workspace
+
+log = logging.getLogger("datadesk")
+
+
+SAVE_ATTEMPTS = 2
+
+
+def save_answer(session: StoreSession, prompt: Prompt | None, calls: list[LlmCall]) -> None:
+    """Write an ask's prompt and the audit entries of its provider calls in one short transaction of their own.
+
+    Apart from the request's, after the answer: a SQLite write lock is held for these inserts only, never while
+    a provider answers, and the audit entries stay even if the request's transaction later rolls back. A store
+    busy past its bound gets a second try before the error goes up: the entries record requests that left.
+    """
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            with apart(session) as own:
+                if prompt is not None:
+                    own.add(prompt)
+                own.add_all(calls)
+            return
+        except (OperationalError, PoolTimeout) as exc:
+            if attempt == SAVE_ATTEMPTS or not is_busy(exc):
+                raise
+            log.warning("saving an answer found the store busy; trying again")
+
+
+def keep_audit(session: StoreSession, calls: list[LlmCall]) -> None:
+    """After an ask failed unexpectedly: save the audit entries of the requests that left, without masking the failure.
+
+    The failure goes up and the caller rolls the session back anyway; rolled back first, it holds no lock the
+    entries' own transaction would wait for.
+    """
+    if not calls:
+        return
+    try:
+        session.rollback()
+        save_answer(session, None, calls)
+    except Exception:
+        log.exception("the audit entries of a failed question could not be saved")
 
 
 def list_prompts(*, session: StoreSession, caller: Caller, limit: int = 100) -> list[Prompt]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import (
@@ -20,7 +22,7 @@ from datadesk.access.policy import (
     require_join_team,
     require_leave_team,
 )
-from datadesk.db import StoreSession, utcnow
+from datadesk.db import StoreSession, apart, is_busy, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
 from datadesk.identity.models import (
@@ -38,6 +40,7 @@ from datadesk.identity.security import hash_password, hash_token, mint_token, ve
 
 BAD_LOGIN = "Wrong email, password or workspace."
 BAD_TOKEN = "Missing, invalid or revoked token."
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -114,10 +117,35 @@ def authenticate(*, session: StoreSession, token: str) -> Caller:
     user = session.get(User, row.user_id)
     if membership is None or user is None:
         raise Unauthorized(BAD_TOKEN, code="invalid_token")
-    now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now
+    if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_EVERY:
+        _touch_token(session, row.id)
     return _caller_for(session, row.workspace_id, user, membership.role, row.id)
+
+
+def _touch_token(session: StoreSession, token_id: str) -> None:
+    """Stamp a token's last use, best effort: apart from the request, so a read stays a read, and never waiting.
+
+    A busy SQLite store skips it; on PostgreSQL a row another request holds is skipped. The next request retries.
+    """
+    now = utcnow()
+    stale = (
+        select(ApiToken.id)
+        .where(ApiToken.id == token_id)
+        .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_TOUCH_EVERY))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    try:
+        with apart(session, wait=False) as own:
+            own.execute(
+                update(ApiToken)
+                .where(ApiToken.id == stale)
+                .values(last_used_at=now)
+                .execution_options(all_workspaces=True, synchronize_session=False)
+            )
+    except (OperationalError, PoolTimeout) as exc:
+        if not is_busy(exc):
+            raise
 
 
 def _caller_for(session: StoreSession, workspace_id: str, user: User, role: str, token_id: str) -> Caller:
