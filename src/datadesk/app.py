@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -17,7 +17,8 @@ from datadesk.ai import history
 from datadesk.api import mount
 from datadesk.body_limit import BodyLimit
 from datadesk.catalog import sync
-from datadesk.db import make_engine, make_sessionmaker, transaction
+from datadesk.catalog.workers import SyncWorkers
+from datadesk.db import engine_for, make_sessionmaker, transaction
 from datadesk.mcp.http import PATH as MCP_PATH
 from datadesk.mcp.http import McpHttp
 from datadesk.settings import Settings
@@ -30,14 +31,10 @@ PURGE_EVERY_SECONDS = 24 * 3600
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     sessions = make_sessionmaker(engine)
-    workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datadesk-sync")
+    workers = SyncWorkers(sessions, settings)
     mcp_http = McpHttp(sessions, settings)
-
-    def start_sync(workspace_id: str, run_id: str) -> None:
-        workers.submit(sync.execute, sessions, settings, workspace_id=workspace_id, run_id=run_id)
-
     stop = threading.Event()
 
     def purge_daily() -> None:
@@ -50,14 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         with transaction(sessions) as session:
-            sync.reap_stale(session)
+            sync.reap_stale(session, at_start=True)
         history.purge_expired(sessions)
         purger = threading.Thread(target=purge_daily, name="datadesk-purge", daemon=True)
         purger.start()
         async with mcp_http.running():
             yield
         stop.set()
-        workers.shutdown(wait=True, cancel_futures=False)
+        await asyncio.to_thread(workers.shutdown)  # off the event loop: it waits for running syncs
 
     app = FastAPI(
         title="datadesk",
@@ -70,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
-    app.state.start_sync = start_sync
+    app.state.start_sync = workers.submit
     app.state.templates = make_templates()
     http_errors.install(app)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp_http, include_in_schema=False))

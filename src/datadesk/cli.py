@@ -168,6 +168,10 @@ def serve(
     _run_server(host, port, workers, forwarded_allow_ips)
 
 
+# On SIGTERM the server stops accepting, gives open requests this long, then stops its syncs (catalog.workers).
+REQUESTS_GRACE_SECONDS = 3
+
+
 def server_options(host: str, port: int, workers: int, forwarded_allow_ips: str | None = None) -> dict[str, Any]:
     """How `serve` and `demo` run uvicorn (keyword arguments of uvicorn.run and uvicorn.Config)."""
     # Only the proxies named here may say the request came over https (so the session cookie is Secure).
@@ -181,6 +185,7 @@ def server_options(host: str, port: int, workers: int, forwarded_allow_ips: str 
         "log_level": "info",
         "proxy_headers": True,
         "forwarded_allow_ips": trusted,
+        "timeout_graceful_shutdown": REQUESTS_GRACE_SECONDS,
     }
 
 

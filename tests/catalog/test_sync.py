@@ -134,8 +134,9 @@ def test_a_sync_that_fails_midway_changes_nothing(
     # the failed bulk write left no connection with search indexing switched off
     monkeypatch.undo()
     for _ in range(3):
-        created = client.post("/api/v1/resources", json={"type": "glossary_term", "name": "Zebra metric"},
-                              headers=world.a.editor.headers)
+        created = client.post(
+            "/api/v1/resources", json={"type": "glossary_term", "name": "Zebra metric"}, headers=world.a.editor.headers
+        )
         assert created.status_code == 201
     assert [h["name"] for h in search(client, world.a.admin, "zebra")] == ["Zebra metric"] * 3
     assert sync(client, world.a.admin, integration)["status"] == "succeeded"
@@ -206,6 +207,33 @@ def test_a_run_whose_process_died_is_marked_failed(
     run = client.get(f"/api/v1/integrations/{integration}/syncs/{remote_id}", headers=world.a.admin.headers).json()
     assert run["status"] == "failed"
     # and a fresh sync can start afterwards
+    assert sync(client, world.a.admin, integration)["status"] == "succeeded"
+
+
+def test_a_restarted_process_with_the_same_host_and_pid_reaps_its_predecessors_runs(
+    client: TestClient, world: World, integration: str, sessions
+) -> None:  # type: ignore[no-untyped-def]
+    """A container restarts as pid 1 on the same hostname: the old process's runs must not look alive."""
+    with transaction(sessions, world.a.id) as session:
+        session.add(
+            SyncRun(
+                integration_id=integration, status="queued", worker=sync_service.this_worker(), heartbeat_at=utcnow()
+            )
+        )
+    with transaction(sessions) as session:
+        assert sync_service.reap_stale(session) == 0  # while serving, a run of this very process is alive
+        assert sync_service.reap_stale(session, at_start=True) == 1
+    # a running run whose process lives but whose heartbeat stopped long ago is reaped too
+    with transaction(sessions, world.a.id) as session:
+        hung = SyncRun(
+            integration_id=integration,
+            status="running",
+            worker=sync_service.this_worker(),
+            heartbeat_at=utcnow() - timedelta(minutes=5),
+        )
+        session.add(hung)
+    with transaction(sessions) as session:
+        assert sync_service.reap_stale(session) == 1
     assert sync(client, world.a.admin, integration)["status"] == "succeeded"
 
 

@@ -27,7 +27,7 @@ from datadesk.catalog.integrations import connector, get_integration
 from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
 from datadesk.catalog.snapshot_plan import Plan, Planned, plan
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
-from datadesk.db import FTS_DEFERRED, StoreSession, new_id, transaction, utcnow
+from datadesk.db import FTS_DEFERRED, StoreSession, analyze_if_changed, new_id, transaction, utcnow
 from datadesk.errors import DomainError, NotFound
 from datadesk.identity.models import Membership, Team, User
 from datadesk.settings import Settings
@@ -37,7 +37,13 @@ STALE_AFTER = timedelta(seconds=120)
 HEARTBEAT_SECONDS = 5.0
 CHUNK = 500
 WRITE_CHUNK = 5000
+INTERRUPTED = "Interrupted: the server stopped before the sync finished; nothing was applied."
+NOT_STARTED = "Interrupted: the server stopped before the sync started; nothing was applied."
 _table = cast(Table, Resource.__table__)
+
+
+class Interrupted(Exception):
+    """The server is stopping: the sync ends at its next step and its transaction rolls back."""
 
 
 @dataclass
@@ -141,15 +147,21 @@ def _alive(worker: str) -> bool | None:
     return True
 
 
-def reap_stale(session: StoreSession) -> int:
-    """Mark failed the runs whose process died (same host) or stopped beating (any host)."""
+def reap_stale(session: StoreSession, *, at_start: bool = False) -> int:
+    """Mark failed the runs whose process died (same host) or stopped beating (any host).
+
+    at_start: this process has just started, so a run recorded under its own host:pid is a previous
+    process's (a restarted container is pid 1 again): dead, not alive. A running run whose heartbeat
+    stopped is reaped even when a process of that pid lives: a live worker beats every few seconds.
+    """
     now = utcnow()
     reaped = 0
+    me = this_worker()
     active = select(SyncRun).where(SyncRun.status.in_(("queued", "running"))).execution_options(all_workspaces=True)
     for run in session.scalars(active):
-        alive = _alive(run.worker)
+        alive = False if at_start and run.worker == me else _alive(run.worker)
         stale = run.heartbeat_at is None or now - run.heartbeat_at > STALE_AFTER
-        if alive is False or (alive is None and stale):
+        if alive is False or (stale and (alive is None or run.status == "running")):
             run.status = "failed"
             run.error = "The server process running this sync stopped before it finished; nothing was applied."
             run.finished_at = now
@@ -169,11 +181,15 @@ def execute(
     workspace_id: str,
     run_id: str,
     progress: Progress = no_progress,
+    stop: threading.Event | None = None,
 ) -> SyncRun:
     """Claim a queued run and carry it out; the run ends succeeded or failed, never half-applied.
 
     The source is checked again against the settings: one no longer allowed fails the run, nothing written.
+    Setting `stop` ends the sync at its next progress step, failed as interrupted, nothing written.
     """
+    if stop is not None:
+        progress = _stoppable(progress, stop)
     with transaction(sessions, workspace_id) as session:
         claimed = session.execute(
             update(SyncRun)
@@ -201,8 +217,13 @@ def execute(
         with transaction(sessions, workspace_id) as session:
             integration = session.get_one(Integration, integration_id)
             stats = apply(session, integration, snapshot, progress=progress)
+            changed = stats.created + stats.updated + stats.deleted
+            analyze_if_changed(session, changed=changed, total=changed + stats.unchanged + stats.refreshed)
             integration.last_synced_at = utcnow()
         status = "succeeded"
+    except Interrupted:
+        log.warning("sync %s interrupted: the server is stopping", run_id)
+        error = INTERRUPTED
     except ConnectionFailed as exc:
         error = f"Could not read the source: {exc}"
     except DomainError as exc:  # e.g. source_not_allowed: the source was re-checked and refused
@@ -217,6 +238,28 @@ def execute(
         assert run is not None
         run.status, run.error, run.stats, run.finished_at = status, error, stats.as_dict(), utcnow()
     return run
+
+
+def _stoppable(progress: Progress, stop: threading.Event) -> Progress:
+    """Progress that raises Interrupted once `stop` is set; connectors and apply() report between steps."""
+
+    def checked(done: int, total: int, what: str) -> None:
+        if stop.is_set():
+            raise Interrupted
+        progress(done, total, what)
+
+    return checked
+
+
+def cancel_queued(sessions: sessionmaker[StoreSession], *, workspace_id: str, run_id: str) -> None:
+    """Fail a run that has not started because the server is stopping (a running one is left alone)."""
+    with transaction(sessions, workspace_id) as session:
+        session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id, SyncRun.status == "queued")
+            .values(status="failed", error=NOT_STARTED, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 class _Heartbeat:
