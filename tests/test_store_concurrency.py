@@ -38,6 +38,7 @@ from datadesk.db import CATALOG_TABLES, StoreSession, is_busy, transaction
 from datadesk.deps import SLOW_WRITES, WRITE_METHODS
 from datadesk.identity.models import ApiToken
 from datadesk.settings import Settings
+from datadesk.sql.models import QueryRun
 from tests.catalog.helpers import add_integration, sync
 from tests.catalog.sources import build_shop
 from tests.conftest import TEST_SECRET
@@ -350,6 +351,39 @@ def test_an_ask_holds_no_write_lock_while_its_provider_answers(tmp_path: Path, s
             calls = session.scalars(select(LlmCall).where(LlmCall.prompt_id == answer.prompt.id)).all()
             assert len(calls) == len(probe.lock_free)
             assert session.get(Prompt, answer.prompt.id) is not None
+    app.state.engine.dispose()
+
+
+def test_an_ask_that_ran_sql_holds_no_write_lock_while_it_asks_on(tmp_path: Path, sqlite_template: Path) -> None:
+    """The query log and popularity count of a run_sql are written apart, not left open in the ask's session."""
+    app, path = _app(tmp_path, sqlite_template)
+    sessions = app.state.sessions
+    with TestClient(app, raise_server_exceptions=False) as client:
+        world = build_world(sessions)
+        admin = world.a.admin
+        settings = {"questions_per_minute": 0, "run_sql_enabled": True}
+        assert client.put("/api/v1/settings/ai", json=settings, headers=admin.headers).is_success
+        shop = add_integration(
+            client, admin, "shop", "sqlite", {"url": f"sqlite:///{build_shop(tmp_path / 'shop.db')}"}
+        )
+        assert sync(client, admin, shop["id"])["status"] == "succeeded"
+        grant = {"query_access": ["role:admin"]}
+        assert client.put(
+            f"/api/v1/integrations/{shop['id']}/permissions", json=grant, headers=admin.headers
+        ).is_success
+        probe = _Probe(path)
+        with transaction(sessions, world.a.id) as session:
+            answer = assistant.ask(
+                session=session,
+                caller=world.a.caller("admin"),
+                settings=app.state.settings,
+                question="how many orders are there?",
+                provider=probe,
+            )
+        assert answer.error is None, answer.prompt.answer
+        assert len(probe.lock_free) >= 2 and all(probe.lock_free), probe.lock_free
+        with transaction(sessions, world.a.id) as session:
+            assert session.scalars(select(QueryRun).where(QueryRun.source == "assistant")).all()
     app.state.engine.dispose()
 
 

@@ -72,3 +72,16 @@ class ProviderFailed(DomainError):
 class ProviderTimeout(DomainError):
     status = 504
     code = "provider_timeout"
+
+
+class StoreBusy(DomainError):
+    """The catalog store stayed busy past its bounds (a write lock, the connection pool): worth a retry."""
+
+    status = 503
+    code = "store_busy"
+    retry_after = 2
+
+    def __init__(
+        self, message: str = "The catalog store is busy with other requests; try again in a few seconds."
+    ) -> None:
+        super().__init__(message)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from datadesk.db import is_busy
-from datadesk.errors import DomainError
+from datadesk.errors import DomainError, StoreBusy
 from datadesk.web.errors import page_error
 
 log = logging.getLogger("datadesk")
@@ -29,8 +29,6 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
-STORE_BUSY_RETRY_AFTER = 2
-STORE_BUSY = "The catalog store is busy with other requests; try again in a few seconds."
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -58,8 +56,8 @@ def _answer(request: Request, status: int, code: str, message: str, headers: dic
 def _store_busy(request: Request, exc: Exception) -> Response:
     """503 with Retry-After: the store stayed busy past its bounds (a write lock, the connection pool)."""
     log.warning("store busy on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    headers = {"Retry-After": str(STORE_BUSY_RETRY_AFTER)}
-    return _answer(request, 503, "store_busy", STORE_BUSY, headers)
+    busy = StoreBusy()
+    return _answer(request, busy.status, busy.code, busy.message, {"Retry-After": str(busy.retry_after)})
 
 
 def install(app: FastAPI) -> None:

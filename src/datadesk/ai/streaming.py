@@ -14,8 +14,8 @@ from starlette.responses import StreamingResponse
 
 from datadesk.access.caller import Caller
 from datadesk.ai import assistant, schemas
-from datadesk.db import StoreSession, transaction
-from datadesk.errors import DomainError
+from datadesk.db import StoreSession, is_busy, transaction
+from datadesk.errors import DomainError, StoreBusy
 from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk")
@@ -57,7 +57,10 @@ def stream_answer(
             events.put(("answer", (shaped, answer.error)))
         except DomainError as exc:
             events.put(("error", exc))
-        except Exception:  # never a stack trace to the client
+        except Exception as exc:  # never a stack trace to the client
+            if is_busy(exc):
+                events.put(("error", StoreBusy()))
+                return
             log.exception("streamed answer failed")
             events.put(
                 ("error", DomainError("Something went wrong on the server; it has been logged.", code="internal_error"))

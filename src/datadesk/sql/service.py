@@ -23,7 +23,7 @@ from datadesk.catalog import siblings
 from datadesk.catalog.integrations import get_integration, source_config
 from datadesk.catalog.models import Integration, Resource
 from datadesk.catalog.service import visible_many
-from datadesk.db import StoreSession
+from datadesk.db import StoreSession, apart
 from datadesk.errors import DomainError, Forbidden, NotFound
 from datadesk.settings import Settings
 from datadesk.sql import guard, resolve, runner
@@ -74,15 +74,23 @@ def run(
     except DomainError as exc:
         outcome.error = exc
     outcome.duration_ms = outcome.duration_ms or int((time.monotonic() - started) * 1000)
+    # Logged in a short transaction of its own: an ask that ran SQL holds no write lock while it asks on.
+    with apart(session) as own:
+        _log(own, caller, outcome, source)
+    return outcome
+
+
+def _log(session: StoreSession, caller: Caller, outcome: Outcome, source: str) -> None:
+    """The run on the query log, and a count towards the popularity of what it read."""
     # Logged only against an integration of the caller's workspace: an unknown or foreign id leaves no trace.
-    logged = session.get(Integration, integration_id)
+    logged = session.get(Integration, outcome.integration_id)
     if logged is not None and logged.workspace_id == caller.workspace_id:
         session.add(
             QueryRun(
                 workspace_id=caller.workspace_id,
                 user_id=caller.user_id,
-                integration_id=integration_id,
-                sql=sql[:20000],
+                integration_id=outcome.integration_id,
+                sql=outcome.sql[:20000],
                 source=source,
                 status=outcome.status,
                 error_code=outcome.error.code if outcome.error else "",
@@ -91,15 +99,12 @@ def run(
             )
         )
     if outcome.error is None and outcome.tables:
-        # Runs count towards the popularity of what they read.
         session.execute(
             update(Resource)
             .where(Resource.id.in_(outcome.tables))
             .values(query_count=Resource.query_count + 1)
             .execution_options(synchronize_session=False)
         )
-    session.flush()
-    return outcome
 
 
 def _check_and_run(
