@@ -8,17 +8,23 @@ the gate's Teams as well as the node's own. This is the exact rule "visible only
 the table", chosen over materialising the intersection of both faces' Teams: an intersection is
 stricter than asked (a Finance analyst in Everyone would lose the dbt model of a Finance table that
 the dbt project gives to Everyone), and reading the gate's Teams at query time means a change to either
-face's Teams needs no recomputation. It stays one indexed query: two primary-key probes of
-`resource_team`, the second only for gated resources.
+face's Teams needs no recomputation. It stays one indexed query: two probes of `resource_team`'s
+(resource_id, team_id) key, the second for the gate (or, ungated, the resource itself again).
 Admins govern the workspace and see every resource of it, whatever Teams they are in.
 Soft-deleted resources are visible to no one.
+
+The probes read `resource_team` as a Core table, outside the session's workspace filter: with
+`workspace_id = ?` among their conditions SQLite may plan them through the workspace index and read every
+row of the workspace for each resource. The seal holds where it costs nothing: the resource probed is one
+of the caller's workspace (`_visible` asks it of the outer row), and its Teams are that workspace's.
+tests/access/test_query_plans.py checks the plans.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Table, and_, exists, false, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from datadesk.access.caller import Caller
@@ -26,6 +32,8 @@ from datadesk.catalog.models import Resource, ResourceTeam
 from datadesk.identity.models import Team
 
 SCOPE_PREFIX = "t"
+# Not the mapped class: the session's workspace filter would join the probe (see the module docstring).
+_resource_team = cast(Table, ResourceTeam.__table__)
 
 
 def visible_resources(
@@ -44,18 +52,20 @@ def _visible(caller: Caller, resource: Any) -> ColumnElement[bool]:
     live = and_(resource.workspace_id == caller.workspace_id, resource.deleted_at.is_(None))
     if caller.is_admin:
         return live
+    # The gate's Teams, or an ungated resource's own again (one more key probe): with `gate_id IS NULL OR
+    # EXISTS ...` PostgreSQL may hash every resource_team row of the caller's Teams to answer the EXISTS.
     return and_(
         live,
         _team_match(caller, resource.id),
-        or_(resource.gate_id.is_(None), _team_match(caller, resource.gate_id)),
+        _team_match(caller, func.coalesce(resource.gate_id, resource.id)),
     )
 
 
 def _team_match(caller: Caller, resource_id: Any) -> ColumnElement[bool]:
     return exists(
-        select(ResourceTeam.resource_id).where(
-            ResourceTeam.resource_id == resource_id,
-            ResourceTeam.team_id.in_(sorted(caller.team_ids)),
+        select(_resource_team.c.resource_id).where(
+            _resource_team.c.resource_id == resource_id,
+            _resource_team.c.team_id.in_(sorted(caller.team_ids)),
         )
     )
 

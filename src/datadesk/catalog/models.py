@@ -65,13 +65,31 @@ class SyncRun(WorkspaceScoped, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+# Live warehouse faces: what a list shows (catalog.service.list_resources), not dbt faces of a listed table.
+LISTED = text("sibling_id IS NULL AND deleted_at IS NULL")
+
+
 class Resource(WorkspaceScoped, Base):
     """One catalog object. Curated fields win over what a sync brings; the source's text is kept apart."""
 
     __tablename__ = "resource"
     __table_args__ = (
         UniqueConstraint("integration_id", "external_id"),
-        Index("ix_resource_ws_type", "workspace_id", "type"),
+        # Lists walk these in the order they show and stop at the page's end, instead of sorting the workspace;
+        # the partial ones hold only what lists show unless one integration or parent is browsed (see LISTED).
+        Index(
+            "ix_resource_ws_name", "workspace_id", "qualified_name", "id", sqlite_where=LISTED, postgresql_where=LISTED
+        ),
+        Index("ix_resource_ws_type_name", "workspace_id", "type", "qualified_name", "id"),
+        Index(
+            "ix_resource_ws_type_popularity",
+            "workspace_id",
+            "type",
+            text("(source_popularity + query_count) DESC"),
+            "qualified_name",
+            sqlite_where=LISTED,
+            postgresql_where=LISTED,
+        ),
         Index("ix_resource_parent", "parent_id"),
         # Partial: most resources have no sibling, and SQLite's statistics would count all the NULLs as one
         # value and judge a full index useless.

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_
+from sqlalchemy import and_, delete, exists, or_, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from datadesk.access.caller import Caller
@@ -283,21 +283,23 @@ def list_resources(
     if not integration_id and not parent_id:
         query = query.where(Resource.sibling_id.is_(None))
     if tag:
-        # A tag of the asset: the resource's own, or a sibling's the caller sees.
+        # A tag of the asset: the resource's own, or a sibling's the caller sees. One EXISTS over both, each
+        # probing a key: PostgreSQL runs a union per resource, where it would hash every row of the tag (or
+        # test each) for `resource_id = ... OR resource_id IN (faces)` or for two EXISTS joined by OR.
+        wanted = tag.strip().lower()
         face = aliased(Resource)
-        faces = (
-            select(face.id)
-            .where(face.sibling_id == Resource.id, visible_resources(caller, of=face))
+        own = (
+            select(ResourceTag.resource_id)
+            .where(ResourceTag.resource_id == Resource.id, ResourceTag.tag == wanted)
             .correlate(Resource)
         )
-        query = query.where(
+        faces = (
             select(ResourceTag.resource_id)
-            .where(
-                or_(ResourceTag.resource_id == Resource.id, ResourceTag.resource_id.in_(faces)),
-                ResourceTag.tag == tag.strip().lower(),
-            )
-            .exists()
+            .join(face, ResourceTag.resource_id == face.id)
+            .where(face.sibling_id == Resource.id, ResourceTag.tag == wanted, visible_resources(caller, of=face))
+            .correlate(Resource)
         )
+        query = query.where(exists(union_all(own, faces)))
     if team_id:
         query = query.where(
             select(ResourceTeam.resource_id)
