@@ -48,6 +48,22 @@ def test_prefix_and_plural_matching(client: TestClient, world: World, shops: dic
     assert "open.main.orders.amount_cents" in names(search(client, world.a.viewer, "amounts"))
 
 
+def test_a_word_is_found_whole_even_when_longer_known_words_begin_with_it(
+    client: TestClient, world: World, shops: dict[str, Any]
+) -> None:
+    """On PostgreSQL a query word becomes the few indexed words it begins; the word itself stays among them."""
+    resources = shops["open_resources"]
+    for name, description in (("open.main.orders", "Orders of 2024."), ("open.main.customers", "Plans for 2024q3.")):
+        response = client.patch(
+            f"/api/v1/resources/{resources[name]['id']}",
+            json={"description": description},
+            headers=world.a.editor.headers,
+        )
+        assert response.status_code == 200, response.text
+    assert {"open.main.orders", "open.main.customers"} <= set(names(search(client, world.a.viewer, "2024")))
+    assert "open.main.customers" in names(search(client, world.a.viewer, "2024q"))
+
+
 @pytest.mark.parametrize("typo", ["custmers", "cutsomers", "custoemrs", "quantaty"])
 def test_typos_are_tolerated(client: TestClient, world: World, shops: dict[str, Any], typo: str) -> None:
     assert search(client, world.a.viewer, typo), f"nothing found for {typo}"
