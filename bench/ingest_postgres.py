@@ -36,8 +36,9 @@ def run_syncs(source_url: str, store_url: str) -> dict[str, float]:
     from datadesk.catalog import integrations, sync
     from datadesk.db import make_engine, make_sessionmaker, transaction
     from datadesk.identity import service as identity
+    from datadesk.settings import Settings
 
-    secret = "bench-secret-key-0123456789abcdef"
+    settings = Settings(database_url=store_url, secret_key="bench-secret-key-0123456789abcdef")
     engine = make_engine(store_url)
     store.upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -48,7 +49,7 @@ def run_syncs(source_url: str, store_url: str) -> dict[str, float]:
         integration_id = integrations.create_integration(
             session=session,
             caller=caller,
-            secret_key=secret,
+            settings=settings,
             name="pg",
             type="postgres",
             config={"url": source_url},
@@ -59,7 +60,7 @@ def run_syncs(source_url: str, store_url: str) -> dict[str, float]:
     numbers: dict[str, float] = {"rss_before_mib": rss_before}
     for label in ("first", "resync"):
         started = time.perf_counter()
-        run, _ = sync.run_now(sessions, secret, caller, integration_id)
+        run, _ = sync.run_now(sessions, settings, caller, integration_id)
         numbers[f"{label}_seconds"] = time.perf_counter() - started
         if run.status != "succeeded":
             raise SystemExit(f"sync failed: {run.error}")
