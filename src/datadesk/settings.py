@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Comma-separated host patterns (*.internal, db1.example.com) PostgreSQL and MySQL "
         "integrations may reach; empty means any host.",
     )
+    request_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Threads each server process runs requests on at once (anyio's default is 40).",
+    )
     store_pool_size: int = Field(
         default=10,
         ge=1,
