@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -21,6 +18,7 @@ from datadesk import store
 from datadesk.cli import server_options
 from datadesk.db import make_engine
 from tests.conftest import TEST_SECRET
+from tests.processes import DATADESK, free_port, stop, wait_until_up
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 EMAIL, PASSWORD, WORKSPACE = "ada@example.com", "ada-password", "acme"
@@ -49,47 +47,23 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     init = [
         *("init", "--workspace", WORKSPACE, "--admin-email", EMAIL, "--admin-password", PASSWORD),
     ]
-    done = subprocess.run([_datadesk(), *init], env=values, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([DATADESK, *init], env=values, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return values
-
-
-def _datadesk() -> str:
-    return str(Path(sys.executable).with_name("datadesk"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(env: dict[str, str]) -> Iterator[str]:
     """`datadesk serve --forwarded-allow-ips 127.0.0.1` on a free port, as an operator starts it."""
-    port = _free_port()
-    command = [_datadesk(), "serve", "--port", str(port), "--forwarded-allow-ips", "127.0.0.1"]
+    port = free_port()
+    command = [DATADESK, "serve", "--port", str(port), "--forwarded-allow-ips", "127.0.0.1"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"datadesk serve did not start: {server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.1)
+        wait_until_up(server, url)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def _login(client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.Response:

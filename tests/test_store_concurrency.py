@@ -5,10 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -42,6 +40,7 @@ from datadesk.sql.models import QueryRun
 from tests.catalog.helpers import add_integration, sync
 from tests.catalog.sources import build_shop
 from tests.conftest import TEST_SECRET
+from tests.processes import DATADESK, free_port, stop, wait_until_up
 from tests.web.conftest import sign_in
 from tests.world import Person, World, build_world
 
@@ -105,16 +104,6 @@ def _wide_source(path: Path, tables: int) -> None:
     conn.close()
 
 
-def _datadesk() -> str:
-    return str(Path(sys.executable).with_name("datadesk"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`datadesk serve` on the embedded SQLite store, with one workspace and its admin from `datadesk init`."""
@@ -125,32 +114,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     for name in ("DATADESK_DATABASE_URL", "DATADESK_SOURCES_DIR", "DATADESK_SOURCES_HOSTS"):
         env.pop(name, None)
     init = ["init", "--workspace", WORKSPACE, "--name", "Acme", "--admin-email", EMAIL, "--admin-password", PASSWORD]
-    done = subprocess.run([_datadesk(), *init], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([DATADESK, *init], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    port = _free_port()
+    port = free_port()
     log = root / "serve.log"
     with log.open("w") as sink:
-        server = subprocess.Popen([_datadesk(), "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
+        server = subprocess.Popen([DATADESK, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"datadesk serve did not start: {log.read_text()}")
-            time.sleep(0.1)
+        wait_until_up(server, url, log.read_text)
         yield Served(url, home, log)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, 30)
 
 
 def test_a_sync_with_twenty_asks_and_reads_at_once_never_answers_500(served: Served) -> None:

@@ -10,14 +10,12 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -37,10 +35,10 @@ from tests.ai.conftest import ask, configure, use
 from tests.conftest import TEST_SECRET
 from tests.dbs import fresh_pg_database
 from tests.fakes.llm_server import FakeLLMServer, delay, error, text, tool_call
+from tests.processes import DATADESK, free_port, stop, wait_until_up
 from tests.world import World, build_world
 
 Sessions = sessionmaker[StoreSession]
-DATADESK = str(Path(sys.executable).with_name("datadesk"))
 LIMITS = ("questions_per_minute", "daily_token_budget", "daily_token_budget_per_person", "question_deadline_s")
 FIELDS = (
     "enabled",
@@ -417,12 +415,6 @@ def test_the_loop_checks_the_deadline_between_steps(world: World, sessions: Sess
 # --- shared by several serve processes ------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Servers:
     urls: list[str]
@@ -445,7 +437,7 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             "DATADESK_SECRET_KEY": TEST_SECRET,
             "DATADESK_SOURCES_DIR": str(tmp_path),
         }
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         processes = [
             subprocess.Popen(
                 [DATADESK, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -458,31 +450,11 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         try:
             urls = [f"http://127.0.0.1:{port}" for port in ports]
             for process, base in zip(processes, urls, strict=True):
-                _wait_until_up(process, base)
+                wait_until_up(process, base)
             yield Servers(urls, world)
         finally:
             for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
-    until = time.monotonic() + 60
-    while time.monotonic() < until:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited: {process.stderr.read().decode() if process.stderr else ''}")
-        try:
-            if httpx2.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"serve did not come up at {base}")
+                stop(process, 15)
 
 
 def _ask(base: str, headers: dict[str, str], question: str = "what is orders") -> httpx2.Response:

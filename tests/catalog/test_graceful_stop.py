@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,15 +20,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from datadesk.catalog.workers import SyncWorkers
 from datadesk.catalog import sync
 from datadesk.catalog.models import Resource, SyncRun
+from datadesk.catalog.workers import SyncWorkers
 from datadesk.db import StoreSession, make_engine, make_sessionmaker, transaction
 from datadesk.settings import Settings
 from tests.catalog.helpers import add_integration
 from tests.catalog.sources import build_shop, execute
 from tests.conftest import STORES, TEST_SECRET
 from tests.dbs import fresh_pg_database
+from tests.processes import DATADESK, free_port, wait_until_up
 from tests.world import World
 
 EMAIL, PASSWORD, WORKSPACE = "ada@example.com", "ada-password", "acme"
@@ -140,19 +140,9 @@ def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([_datadesk(), *args], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([DATADESK, *args], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def _datadesk() -> str:
-    return str(Path(sys.executable).with_name("datadesk"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Served:
@@ -173,31 +163,20 @@ class Served:
 
 @contextmanager
 def _serve(env: dict[str, str], grace: float | None = None) -> Iterator[Served]:
-    port = _free_port()
-    command = [_datadesk(), "serve", "--port", str(port)]
+    port = free_port()
+    command = [DATADESK, "serve", "--port", str(port)]
     if grace is not None:  # the same command with a shorter grace period, so the sync surely outlasts it
         setup = f"import datadesk.catalog.workers as w; w.SYNC_FINISH_SECONDS = {grace}; import datadesk.cli"
         command = [sys.executable, "-c", f"{setup}; datadesk.cli.app(['serve', '--port', '{port}'])"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"datadesk serve did not start: {process.stderr.read() if process.stderr else ''}")
-            time.sleep(0.1)
+        wait_until_up(process, url)
         yield Served(process, url)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _start_big_sync(served: Served, headers: dict[str, str], source: Path, name: str) -> tuple[str, str]:
