@@ -300,66 +300,55 @@ class _Probe(LocalProvider):
         return super().complete(request, wire, deadline)
 
 
-def test_an_ask_holds_no_write_lock_while_its_provider_answers(tmp_path: Path, sqlite_template: Path) -> None:
+@contextmanager
+def _probed_ask(
+    tmp_path: Path, sqlite_template: Path, question: str, *, run_sql: bool = False
+) -> Iterator[tuple[Any, _Probe, StoreSession]]:
+    """An admin's ask on the shop warehouse with a probing provider; then a session to check what was written."""
     app, path = _app(tmp_path, sqlite_template)
     sessions = app.state.sessions
     with TestClient(app, raise_server_exceptions=False) as client:
         world = build_world(sessions)
         admin = world.a.admin
-        assert client.put("/api/v1/settings/ai", json={"questions_per_minute": 0}, headers=admin.headers).is_success
-        shop = add_integration(
-            client, admin, "shop", "sqlite", {"url": f"sqlite:///{build_shop(tmp_path / 'shop.db')}"}
-        )
-        assert sync(client, admin, shop["id"])["status"] == "succeeded"
-        probe = _Probe(path)
-        with transaction(sessions, world.a.id) as session:
-            answer = assistant.ask(
-                session=session,
-                caller=world.a.caller("admin"),
-                settings=app.state.settings,
-                question="what feeds big_orders?",
-                provider=probe,
-            )
-        assert answer.error is None and "big_orders" in answer.prompt.answer
-        assert len(probe.lock_free) >= 2 and all(probe.lock_free), probe.lock_free
-        with transaction(sessions, world.a.id) as session:
-            calls = session.scalars(select(LlmCall).where(LlmCall.prompt_id == answer.prompt.id)).all()
-            assert len(calls) == len(probe.lock_free)
-            assert session.get(Prompt, answer.prompt.id) is not None
-    app.state.engine.dispose()
-
-
-def test_an_ask_that_ran_sql_holds_no_write_lock_while_it_asks_on(tmp_path: Path, sqlite_template: Path) -> None:
-    """The query log and popularity count of a run_sql are written apart, not left open in the ask's session."""
-    app, path = _app(tmp_path, sqlite_template)
-    sessions = app.state.sessions
-    with TestClient(app, raise_server_exceptions=False) as client:
-        world = build_world(sessions)
-        admin = world.a.admin
-        settings = {"questions_per_minute": 0, "run_sql_enabled": True}
+        settings = {"questions_per_minute": 0, "run_sql_enabled": run_sql}
         assert client.put("/api/v1/settings/ai", json=settings, headers=admin.headers).is_success
         shop = add_integration(
             client, admin, "shop", "sqlite", {"url": f"sqlite:///{build_shop(tmp_path / 'shop.db')}"}
         )
         assert sync(client, admin, shop["id"])["status"] == "succeeded"
-        grant = {"query_access": ["role:admin"]}
-        assert client.put(
-            f"/api/v1/integrations/{shop['id']}/permissions", json=grant, headers=admin.headers
-        ).is_success
+        if run_sql:
+            permissions = f"/api/v1/integrations/{shop['id']}/permissions"
+            grant = {"query_access": ["role:admin"]}
+            assert client.put(permissions, json=grant, headers=admin.headers).is_success
         probe = _Probe(path)
         with transaction(sessions, world.a.id) as session:
             answer = assistant.ask(
                 session=session,
                 caller=world.a.caller("admin"),
                 settings=app.state.settings,
-                question="how many orders are there?",
+                question=question,
                 provider=probe,
             )
+        with transaction(sessions, world.a.id) as session:
+            yield answer, probe, session
+    app.state.engine.dispose()
+
+
+def test_an_ask_holds_no_write_lock_while_its_provider_answers(tmp_path: Path, sqlite_template: Path) -> None:
+    with _probed_ask(tmp_path, sqlite_template, "what feeds big_orders?") as (answer, probe, session):
+        assert answer.error is None and "big_orders" in answer.prompt.answer
+        assert len(probe.lock_free) >= 2 and all(probe.lock_free), probe.lock_free
+        calls = session.scalars(select(LlmCall).where(LlmCall.prompt_id == answer.prompt.id)).all()
+        assert len(calls) == len(probe.lock_free)
+        assert session.get(Prompt, answer.prompt.id) is not None
+
+
+def test_an_ask_that_ran_sql_holds_no_write_lock_while_it_asks_on(tmp_path: Path, sqlite_template: Path) -> None:
+    """The query log and popularity count of a run_sql are written apart, not left open in the ask's session."""
+    with _probed_ask(tmp_path, sqlite_template, "how many orders are there?", run_sql=True) as (answer, probe, session):
         assert answer.error is None, answer.prompt.answer
         assert len(probe.lock_free) >= 2 and all(probe.lock_free), probe.lock_free
-        with transaction(sessions, world.a.id) as session:
-            assert session.scalars(select(QueryRun).where(QueryRun.source == "assistant")).all()
-    app.state.engine.dispose()
+        assert session.scalars(select(QueryRun).where(QueryRun.source == "assistant")).all()
 
 
 class _Crash(LocalProvider):

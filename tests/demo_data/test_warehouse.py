@@ -153,8 +153,12 @@ def test_keys_across_schemas_point_at_existing_rows(conn: duckdb.DuckDBPyConnect
 
 
 def test_emails_use_reserved_domains_only(conn: duckdb.DuckDBPyConnection) -> None:
-    for table, column in (("finance.accounts", "billing_email"), ("marketing.leads", "email"),
-                          ("product.users", "email"), ("product.user_profiles_legacy", "email")):
+    for table, column in (
+        ("finance.accounts", "billing_email"),
+        ("marketing.leads", "email"),
+        ("product.users", "email"),
+        ("product.user_profiles_legacy", "email"),
+    ):
         emails = [e for (e,) in conn.execute(f"SELECT {column} FROM {table}").fetchall()]
         assert emails and all(RESERVED_EMAIL.match(e) for e in emails), table
 
