@@ -27,7 +27,7 @@ from datadesk.catalog.integrations import connector, get_integration
 from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
 from datadesk.catalog.snapshot_plan import Plan, Planned, plan
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
-from datadesk.db import FTS_DEFERRED, StoreSession, analyze_if_changed, new_id, transaction, utcnow
+from datadesk.db import FTS_DEFERRED, StoreSession, analyze_if_changed, is_busy, new_id, transaction, utcnow
 from datadesk.errors import DomainError, NotFound
 from datadesk.identity.models import Membership, Team, User
 from datadesk.settings import Settings
@@ -287,8 +287,11 @@ class _Heartbeat:
                         .values(heartbeat_at=utcnow())
                         .execution_options(synchronize_session=False)
                     )
-            except Exception:  # a busy store must not kill the sync
-                log.warning("sync heartbeat skipped", exc_info=True)
+            except Exception as error:  # a busy store must not kill the sync
+                if is_busy(error):  # expected on SQLite while this very sync holds the write lock
+                    log.info("sync heartbeat skipped: the store is busy")
+                else:
+                    log.warning("sync heartbeat skipped", exc_info=True)
 
 
 # --- applying a snapshot ----------------------------------------------------------------------
