@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     MetaData,
+    Row,
     String,
     Table,
     and_,
@@ -351,6 +352,20 @@ PG_RANKED_MATCHES = 1000
 FILTERED_CANDIDATES = 2000
 
 
+# What ranking reads of each candidate (up to thousands), as plain rows: whole resources are loaded for the hits.
+_RANKING_COLUMNS = (
+    Resource.id,
+    Resource.type,
+    Resource.name,
+    Resource.qualified_name,
+    Resource.sibling_id,
+    Resource.source_popularity,
+    Resource.query_count,
+    Resource.description,
+    Resource.definition,
+)
+
+
 @dataclass(frozen=True)
 class _Filters:
     type: str | None
@@ -419,10 +434,12 @@ def _rank(
     key: ColumnElement[Any] = literal_column("resource.rowid") if sqlite else Resource.__table__.c.id
     phrase = " ".join(words(q))
     exact_names = {q.strip().lower(), phrase, phrase.replace(" ", "_")}
-    found: list[tuple[float, Resource]] = []
+    found: list[tuple[float, Row[Any]]] = []
     keys = list(candidates)
     for start in range(0, len(keys), 5000):
-        query = select(Resource, key).where(key.in_(keys[start : start + 5000]), visible_resources(caller))
+        query = select(*_RANKING_COLUMNS, key.label("index_key")).where(
+            key.in_(keys[start : start + 5000]), visible_resources(caller)
+        )
         if filters.type:
             query = query.where(Resource.type == filters.type)
         if filters.integration_id:
@@ -435,16 +452,16 @@ def _rank(
             query = query.where(
                 exists().where(and_(ResourceTeam.resource_id == Resource.id, ResourceTeam.team_id == filters.team_id))
             )
-        for resource, index_key in session.execute(query):
+        for resource in session.execute(query):
             score = (
-                candidates[index_key]
+                candidates[resource.index_key]
                 + POPULARITY_WEIGHT * math.log(1 + resource.source_popularity + resource.query_count)
                 + (EXACT_NAME_BOOST if resource.name.lower() in exact_names else 0.0)
                 + TYPE_BOOST.get(resource.type, 0.0)
             )
             found.append((score, resource))
     assets = [(sc, r, r) for sc, r in found] if filters.integration_id else _as_assets(session, caller, found, filters)
-    best: dict[str, tuple[float, Resource]] = {}
+    best: dict[str, tuple[float, Row[Any]]] = {}
     texts: dict[str, str] = {}
     for score, asset, face in sorted(assets, key=lambda item: -item[0]):
         if asset.id not in best:
@@ -452,27 +469,31 @@ def _rank(
         # What the asset says of itself, else what its best-matching face says.
         texts[asset.id] = texts.get(asset.id) or _summary(asset) or _summary(face)
     ranked = sorted(best.values(), key=lambda item: (-item[0], item[1].qualified_name))[:limit]
-    faces = _faces(session, caller, [resource.id for _, resource in ranked])
+    ids = [r.id for _, r in ranked]
+    whole = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
+    faces = _faces(session, caller, ids)
     return [
-        Hit(r.id, r.type, r.name, r.qualified_name, texts[r.id], round(score, 4), r, faces.get(r.id, ()))
+        Hit(r.id, r.type, r.name, r.qualified_name, texts[r.id], round(score, 4), whole[r.id], faces.get(r.id, ()))
         for score, r in ranked
     ]
 
 
-def _summary(resource: Resource) -> str:
-    return resource.description or resource.definition[:300]
+def _summary(resource: Row[Any]) -> str:
+    return str(resource.description or resource.definition[:300])
 
 
 def _as_assets(
-    session: StoreSession, caller: Caller, found: list[tuple[float, Resource]], filters: _Filters
-) -> list[tuple[float, Resource, Resource]]:
+    session: StoreSession, caller: Caller, found: list[tuple[float, Row[Any]]], filters: _Filters
+) -> list[tuple[float, Row[Any], Row[Any]]]:
     """(score, asset, face matched): a dbt face stands as its warehouse sibling, when that passes the type."""
     anchors = sorted({r.sibling_id for _, r in found if r.sibling_id is not None})
-    tables: dict[str, Resource] = {}
+    tables: dict[str, Any] = {}
     if anchors:
         tables = {
             r.id: r
-            for r in session.scalars(select(Resource).where(Resource.id.in_(anchors), visible_resources(caller)))
+            for r in session.execute(
+                select(*_RANKING_COLUMNS).where(Resource.id.in_(anchors), visible_resources(caller))
+            )
             if not filters.type or r.type == filters.type
         }
     return [(score, tables.get(r.sibling_id or "", r), r) for score, r in found]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from datadesk.access.caller import Caller
@@ -283,23 +283,7 @@ def list_resources(
     if not integration_id and not parent_id:
         query = query.where(Resource.sibling_id.is_(None))
     if tag:
-        # A tag of the asset: the resource's own, or a sibling's the caller sees. One EXISTS over both, each
-        # probing a key: PostgreSQL runs a union per resource, where it would hash every row of the tag (or
-        # test each) for `resource_id = ... OR resource_id IN (faces)` or for two EXISTS joined by OR.
-        wanted = tag.strip().lower()
-        face = aliased(Resource)
-        own = (
-            select(ResourceTag.resource_id)
-            .where(ResourceTag.resource_id == Resource.id, ResourceTag.tag == wanted)
-            .correlate(Resource)
-        )
-        faces = (
-            select(ResourceTag.resource_id)
-            .join(face, ResourceTag.resource_id == face.id)
-            .where(face.sibling_id == Resource.id, ResourceTag.tag == wanted, visible_resources(caller, of=face))
-            .correlate(Resource)
-        )
-        query = query.where(exists(union_all(own, faces)))
+        query = query.where(_tagged(session, caller, tag.strip().lower()))
     if team_id:
         query = query.where(
             select(ResourceTeam.resource_id)
@@ -322,6 +306,37 @@ def list_resources(
     rows = list(session.scalars(query.order_by(Resource.qualified_name, Resource.id).limit(limit + 1)))
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return details(session, caller, rows[:limit]), next_cursor
+
+
+def _tagged(session: StoreSession, caller: Caller, tag: str) -> ColumnElement[bool]:
+    """Whether the asset bears the tag: on itself, or on a sibling the caller sees.
+
+    SQLite gets one uncorrelated set, which it starts from when the tag is rare (5x faster than testing
+    each resource in name order at 100,000). PostgreSQL gets one EXISTS over both, each probing a key: for
+    the set it hashes every dbt face, and for `... OR ...` or two EXISTS joined by OR every row of the tag.
+    """
+    face = aliased(Resource)
+    if session.get_bind().dialect.name == "sqlite":
+        return Resource.id.in_(
+            union_all(
+                select(ResourceTag.resource_id).where(ResourceTag.tag == tag),
+                select(face.sibling_id)
+                .join(ResourceTag, ResourceTag.resource_id == face.id)
+                .where(ResourceTag.tag == tag, face.sibling_id.is_not(None), visible_resources(caller, of=face)),
+            )
+        )
+    own = (
+        select(ResourceTag.resource_id)
+        .where(ResourceTag.resource_id == Resource.id, ResourceTag.tag == tag)
+        .correlate(Resource)
+    )
+    faces = (
+        select(ResourceTag.resource_id)
+        .join(face, ResourceTag.resource_id == face.id)
+        .where(face.sibling_id == Resource.id, ResourceTag.tag == tag, visible_resources(caller, of=face))
+        .correlate(Resource)
+    )
+    return exists(union_all(own, faces))
 
 
 def lineage(
