@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import event, update
 
+from datadesk.catalog import search as catalog_search
 from datadesk.catalog.models import Resource
 from datadesk.catalog.search import words
 from datadesk.db import transaction
@@ -107,3 +108,24 @@ def test_bad_queries(client: TestClient, world: World, shops: dict[str, Any]) ->
     for q in ['"', "*", "AND OR NOT", "NEAR(", "a:b", "'; DROP TABLE resource; --", "\u0000"]:
         response = client.get("/api/v1/search", params={"q": q}, headers=world.a.viewer.headers)
         assert response.status_code == 200, (q, response.text)
+
+
+def test_ranking_reads_whole_resources_only_for_the_hits(
+    world: World,
+    shops: dict[str, Any],
+    sessions,  # type: ignore[no-untyped-def]
+) -> None:
+    """Many candidates are ranked on a few fields; the wide rows (JSON, index text) are read for the hits alone."""
+    loaded: list[str] = []
+    listen = lambda target, _context: loaded.append(target.id)  # noqa: E731
+    event.listen(Resource, "load", listen)
+    try:
+        with transaction(sessions, world.a.id) as db:
+            caller = world.a.viewer.caller(world.a.id)
+            hits = catalog_search.search(session=db, caller=caller, q="orders", limit=2)
+            everything = catalog_search.search(session=db, caller=caller, q="orders", limit=50)
+    finally:
+        event.remove(Resource, "load", listen)
+    assert len(everything) > 2 and len(hits) == 2
+    assert all(h.resource.id == h.id and h.resource.search_body for h in hits)  # whole rows, no lazy loads
+    assert sorted(loaded) == sorted({h.id for h in hits} | {h.id for h in everything})
