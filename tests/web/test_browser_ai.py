@@ -17,6 +17,8 @@ pytestmark = pytest.mark.browser
 
 def ask(page: Any, question: str) -> Any:
     """Ask on the AI page and wait for the answer to be rendered; returns that answer."""
+    # Enter asks only once the page's script is running: before that it is a newline in the textarea.
+    page.wait_for_load_state("load")
     page.fill("textarea[name=question]", question)
     page.keyboard.press("Enter")
     answer = page.locator("#answer-area .answer").filter(has=page.locator(".question", has_text=question))
