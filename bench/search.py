@@ -22,14 +22,7 @@ from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WORDS = (
-    "customer order invoice payment refund subscription plan account user session event campaign lead "
-    "product price discount shipment address country region city store employee department salary ticket "
-    "support survey response rating review inventory warehouse supplier vendor contract revenue cost "
-    "margin budget forecast churn retention cohort funnel conversion click impression ad spend channel "
-    "source medium email phone name created updated deleted status type amount total quantity date time "
-    "year month day week id key code label category segment tier score flag"
-).split()
+from _catalog import WORDS
 
 
 def vocabulary(spider: Path | None) -> list[str]:
