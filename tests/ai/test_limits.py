@@ -288,7 +288,9 @@ def _given_up(
 ) -> list[LlmCall]:
     body = refused(response, 504, "provider_timeout")
     assert f"{deadline}-second limit" in body["message"]
-    assert deadline - 0.1 <= elapsed <= deadline + 1.5
+    # The providers here hang for 30 s (trickle for 12 s), so any bound well below that catches a deadline not
+    # kept; the slack is for a loaded two-core CI machine (3.35 s was seen for a 1-second deadline).
+    assert deadline - 0.1 <= elapsed <= deadline + 4
     with transaction(sessions, world.a.id) as session:
         [prompt] = session.scalars(select(Prompt)).all()
     assert prompt.status == "failed" and prompt.error_code == "provider_timeout"
@@ -301,10 +303,10 @@ def _given_up(
 def test_a_hanging_provider_is_given_up_at_the_deadline(
     client: TestClient, world: World, fake_llm: FakeLLMServer, sessions: Sessions, provider: str
 ) -> None:
-    use(client, world.a.admin, fake_llm, provider, question_deadline_s=1)
+    use(client, world.a.admin, fake_llm, provider, question_deadline_s=2)
     fake_llm.script(*[delay(30, then=text("too late"))] * 4)
     response, elapsed = _timed_ask(client, world)
-    entries = _given_up(response, elapsed, 1, sessions, world)
+    entries = _given_up(response, elapsed, 2, sessions, world)
     time.sleep(0.3)
     assert len(fake_llm.completion_requests) == len(entries) == 1  # no retry once the deadline passed
 
@@ -342,7 +344,7 @@ def test_a_pause_the_provider_asks_for_past_the_deadline_is_not_waited(
 
 
 @contextmanager
-def _trickling_server(seconds: float = 8.0) -> Iterator[str]:
+def _trickling_server(seconds: float = 12.0) -> Iterator[str]:
     """A provider that answers one header line every 0.2 s, never finishing (for at most `seconds`)."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
@@ -377,9 +379,9 @@ def test_a_provider_trickling_its_answer_is_cut_at_the_deadline(
     client: TestClient, world: World, sessions: Sessions
 ) -> None:
     with _trickling_server() as base_url:
-        configure(client, world.a.admin, provider="openai", base_url=base_url, api_key="sk-test", question_deadline_s=1)
+        configure(client, world.a.admin, provider="openai", base_url=base_url, api_key="sk-test", question_deadline_s=2)
         response, elapsed = _timed_ask(client, world)
-    [entry] = _given_up(response, elapsed, 1, sessions, world)
+    [entry] = _given_up(response, elapsed, 2, sessions, world)
     assert entry.error_code == "provider_timeout" and entry.request_bytes > 0
 
 
