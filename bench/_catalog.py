@@ -27,7 +27,6 @@ from sqlalchemy.orm import sessionmaker
 
 from datadesk import crypto, store
 from datadesk.access.caller import Caller
-from datadesk.access.visibility import scope_token
 from datadesk.catalog.models import (
     Integration,
     IntegrationTeam,
@@ -40,6 +39,7 @@ from datadesk.catalog.models import (
     SearchTerm,
 )
 from datadesk.catalog.search import index_fields, terms_of
+from datadesk.catalog.teams import scope_of
 from datadesk.db import FTS_DEFERRED, StoreSession, make_engine, make_sessionmaker, new_id, transaction, utcnow
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role
@@ -175,7 +175,7 @@ class _Writer:
                 "content_hash": "",
                 "search_name": search_name,
                 "search_body": search_body,
-                "search_scope": " ".join(scope_token(t) for t in sorted(team_ids)),
+                **scope_of(team_ids),
                 "created_at": self.now,
                 "updated_at": self.now,
                 "deleted_at": None,

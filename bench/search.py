@@ -42,9 +42,9 @@ def fill(store_url: str, total: int, vocab: list[str], seed: int = 11) -> tuple[
     from sqlalchemy import Table
 
     from datadesk import store
-    from datadesk.access.visibility import scope_token
     from datadesk.catalog.models import Resource, ResourceTeam, SearchTerm
     from datadesk.catalog.search import index_fields, terms_of
+    from datadesk.catalog.teams import scope_of
     from datadesk.db import make_engine, make_sessionmaker, new_id, transaction, utcnow
     from datadesk.identity import service as identity
     from datadesk.identity.models import Team
@@ -92,7 +92,7 @@ def fill(store_url: str, total: int, vocab: list[str], seed: int = 11) -> tuple[
                     "source_popularity": float(rng.randint(0, 500)) if is_table else 0.0,
                     "search_name": search_name,
                     "search_body": search_body,
-                    "search_scope": scope_token(team),
+                    **scope_of([team]),
                     "created_at": now,
                     "updated_at": now,
                     "properties": {},

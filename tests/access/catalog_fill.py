@@ -54,6 +54,7 @@ def fill(
     tables: int,
     columns: int = 5,
     owner_id: str | None = None,
+    source: str = "dwh",
 ) -> Catalog:
     """Write `tables` tables (and their columns, dbt faces, edges, tags, owners) into one workspace."""
     now = utcnow()
@@ -77,7 +78,7 @@ def fill(
                 "description": f"the {name}",
                 "search_name": search_name,
                 "search_body": search_body,
-                "search_scope": scope_of([team]),
+                **scope_of([team]),
                 "created_at": now,
                 "updated_at": now,
                 "properties": {},
@@ -144,7 +145,7 @@ def fill(
             _table(Integration).insert(),
             [
                 {"id": iid, "workspace_id": workspace_id, "name": name, "type": type_, "config_encrypted": ""}
-                for iid, name, type_ in ((catalog.warehouse_id, "dwh", "sqlite"), (dbt_id, "acme", "dbt"))
+                for iid, name, type_ in ((catalog.warehouse_id, source, "sqlite"), (dbt_id, f"{source}-acme", "dbt"))
             ],
         )
         for model, rows in (

@@ -343,3 +343,17 @@ def test_the_probes_keep_the_workspace_seal(plans_store: Store) -> None:
             shown = set(db.scalars(select(Resource.workspace_id).where(visible_resources(leaked))))
             assert shown == ({a.id} if sealed_to == a.id else set())
             assert not {h.id for h in search.search(session=db, caller=leaked, q="customer", limit=100)} & set(targets)
+
+
+@pytest.mark.parametrize("query", ["list", "list next page", "list by type"])
+def test_a_members_page_walks_the_team_sets_they_share(plans_store: Store, query: str) -> None:
+    """Walked by name across the workspace, a page reads every resource of the Teams the member is not in first."""
+    statements = _captured(plans_store, lambda db: HOT[query](db, plans_store))
+    walks = [
+        a.index
+        for sql, _, accesses in _plans(plans_store, statements)
+        if re.search(r"\bLIMIT\b", sql)
+        for a in accesses
+        if a.table == "resource" and a.index and a.index.startswith("ix_resource_ws_")
+    ]
+    assert walks and all(w.startswith("ix_resource_ws_scope_") for w in walks), walks

@@ -81,6 +81,26 @@ class Resource(WorkspaceScoped, Base):
             "ix_resource_ws_name", "workspace_id", "qualified_name", "id", sqlite_where=LISTED, postgresql_where=LISTED
         ),
         Index("ix_resource_ws_type_name", "workspace_id", "type", "qualified_name", "id"),
+        # A member's page is walked one Team set at a time (access.visibility.walkable_scope_keys).
+        Index(
+            "ix_resource_ws_scope_name",
+            "workspace_id",
+            "scope_key",
+            "qualified_name",
+            "id",
+            sqlite_where=LISTED,
+            postgresql_where=LISTED,
+        ),
+        Index(
+            "ix_resource_ws_scope_type_name",
+            "workspace_id",
+            "scope_key",
+            "type",
+            "qualified_name",
+            "id",
+            sqlite_where=LISTED,
+            postgresql_where=LISTED,
+        ),
         Index(
             "ix_resource_ws_type_popularity",
             "workspace_id",
@@ -143,6 +163,7 @@ class Resource(WorkspaceScoped, Base):
     search_name: Mapped[str] = mapped_column(Text, default="")
     search_body: Mapped[str] = mapped_column(Text, default="")
     search_scope: Mapped[str] = mapped_column(Text, default="")
+    scope_key: Mapped[str] = mapped_column(String(16), default="")  # access.visibility.scope_key(search_scope)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

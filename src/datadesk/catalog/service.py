@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require, require_team_change
-from datadesk.access.visibility import visible_resources
+from datadesk.access.visibility import visible_resources, walkable_scope_keys
 from datadesk.catalog import search, siblings
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import (
@@ -273,39 +273,68 @@ def list_resources(
     """
     require(caller, Action.read_workspace)
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Resource).where(visible_resources(caller))
+    where: list[ColumnElement[bool]] = [visible_resources(caller)]
     if type:
-        query = query.where(Resource.type == type)
+        where.append(Resource.type == type)
     if integration_id:
-        query = query.where(Resource.integration_id == integration_id)
+        where.append(Resource.integration_id == integration_id)
     if parent_id:
-        query = query.where(Resource.parent_id == parent_id)
-    if not integration_id and not parent_id:
-        query = query.where(Resource.sibling_id.is_(None))
+        where.append(Resource.parent_id == parent_id)
+    listed = not integration_id and not parent_id
+    if listed:
+        where.append(Resource.sibling_id.is_(None))
     if tag:
-        query = query.where(_tagged(session, caller, tag.strip().lower()))
+        where.append(_tagged(session, caller, tag.strip().lower()))
     if team_id:
-        query = query.where(
+        where.append(
             select(ResourceTeam.resource_id)
             .where(ResourceTeam.resource_id == Resource.id, ResourceTeam.team_id == team_id)
             .exists()
         )
     if owner_ids is not None:
-        query = query.where(
+        where.append(
             select(ResourceOwner.resource_id)
             .where(ResourceOwner.resource_id == Resource.id, ResourceOwner.owner_id.in_(owner_ids))
             .exists()
         )
     if order_by == "popularity":
         popularity = Resource.source_popularity + Resource.query_count
-        rows = list(session.scalars(query.order_by(popularity.desc(), Resource.qualified_name).limit(limit)))
-        return details(session, caller, rows), None
+        query = select(Resource).where(*where).order_by(popularity.desc(), Resource.qualified_name).limit(limit)
+        return details(session, caller, list(session.scalars(query))), None
     if cursor:
-        after = _decode_cursor(cursor)
-        query = query.where(tuple_(Resource.qualified_name, Resource.id) > after)
-    rows = list(session.scalars(query.order_by(Resource.qualified_name, Resource.id).limit(limit + 1)))
+        where.append(tuple_(Resource.qualified_name, Resource.id) > _decode_cursor(cursor))
+    # Tag, Team and owner filters narrow by their own rows; a member's plain or typed page goes per Team set.
+    if listed and not caller.is_admin and not (tag or team_id or owner_ids is not None):
+        rows = _page_by_scope(session, caller, where, limit + 1)
+    else:
+        query = select(Resource).where(*where).order_by(Resource.qualified_name, Resource.id).limit(limit + 1)
+        rows = list(session.scalars(query))
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return details(session, caller, rows[:limit]), next_cursor
+
+
+def _page_by_scope(
+    session: StoreSession, caller: Caller, where: list[ColumnElement[bool]], size: int
+) -> list[Resource]:
+    """The first `size` rows by name, one walk per Team set the caller shares (walkable_scope_keys), merged.
+
+    The merge is ordered by the store, as the cursor is compared there (PostgreSQL may collate unlike Python).
+    """
+    keys = walkable_scope_keys(session, caller)
+    if not keys:
+        return []
+    walks = [
+        select(Resource.qualified_name, Resource.id)
+        .where(Resource.scope_key == key, *where)
+        .order_by(Resource.qualified_name, Resource.id)
+        .limit(size)
+        .subquery()
+        for key in keys
+    ]
+    merged = union_all(*(select(w.c.qualified_name, w.c.id) for w in walks)).subquery()
+    ids = list(session.scalars(select(merged.c.id).order_by(merged.c.qualified_name, merged.c.id).limit(size)))
+    by_id = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))} if ids else {}
+    return [by_id[i] for i in ids]
 
 
 def _tagged(session: StoreSession, caller: Caller, tag: str) -> ColumnElement[bool]:

@@ -456,7 +456,7 @@ def apply(
                 "search_body": search_body,
                 "updated_at": now,
                 "deleted_at": None,
-                "search_scope": resource_teams.scope_of(teams_for(item)),
+                **resource_teams.scope_of(teams_for(item)),
             }
             if old is None:
                 writer.insert(
@@ -512,7 +512,7 @@ def apply(
         session.execute(
             update(Resource)
             .where(Resource.id.in_(vanished[start : start + CHUNK]))
-            .values(deleted_at=now, search_scope="", updated_at=now)
+            .values(deleted_at=now, search_scope="", scope_key="", updated_at=now)
             .execution_options(synchronize_session=False)
         )
     _write_tags(session, retagged, tag_rows)

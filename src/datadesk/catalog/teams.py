@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, insert, select, update
 
-from datadesk.access.visibility import scope_token
+from datadesk.access.visibility import scope_key, scope_token
 from datadesk.catalog.models import IntegrationTeam, Resource, ResourceTeam
 from datadesk.db import StoreSession
 from datadesk.identity.service import everyone_team
@@ -30,8 +30,10 @@ def integration_teams(session: StoreSession, workspace_id: str, integration_id: 
     return [everyone_team(session, workspace_id).id]
 
 
-def scope_of(team_ids: Iterable[str]) -> str:
-    return " ".join(scope_token(t) for t in sorted(team_ids))
+def scope_of(team_ids: Iterable[str]) -> dict[str, str]:
+    """A resource's columns naming its Team set: the search index's scope words and the key lists walk by."""
+    scope = " ".join(scope_token(t) for t in sorted(set(team_ids)))
+    return {"search_scope": scope, "scope_key": scope_key(scope)}
 
 
 def write(session: StoreSession, workspace_id: str, teams_by_resource: dict[str, list[str]]) -> None:
@@ -46,15 +48,15 @@ def write(session: StoreSession, workspace_id: str, teams_by_resource: dict[str,
     ]
     if rows:
         session.execute(insert(ResourceTeam), rows)
-    by_set: dict[str, list[str]] = defaultdict(list)
+    by_set: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for rid, team_ids in teams_by_resource.items():
-        by_set[scope_of(team_ids)].append(rid)
-    for scope, rids in by_set.items():
+        by_set[tuple(sorted(set(team_ids)))].append(rid)
+    for team_set, rids in by_set.items():
         for start in range(0, len(rids), CHUNK):
             session.execute(
                 update(Resource)
                 .where(Resource.id.in_(rids[start : start + CHUNK]), Resource.deleted_at.is_(None))
-                .values(search_scope=scope)
+                .values(**scope_of(team_set))
                 .execution_options(synchronize_session=False)
             )
 
