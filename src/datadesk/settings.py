@@ -43,10 +43,11 @@ class Settings(BaseSettings):
         "integrations may reach; empty means any host.",
     )
     request_threads: int = Field(
-        default=40,
+        default=8,
         ge=1,
         le=1000,
-        description="Threads each server process runs requests on at once (anyio's default is 40).",
+        description="Threads each server process runs requests on at once; questions and SQL wait on threads "
+        "of their own (datadesk.waiting).",
     )
     store_pool_size: int = Field(
         default=10,

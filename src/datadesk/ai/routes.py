@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from datadesk import waiting
 from datadesk.ai import assistant, audit, history, schemas, streaming
 from datadesk.ai import settings as ai_settings
 from datadesk.ai.models import AiSettings
@@ -62,17 +64,21 @@ def put_settings(
 @router.post(
     "/ai/ask", tags=["ai"], response_model=schemas.AskOut, responses={200: {"content": {"text/event-stream": {}}}}
 )
-def ask(
+async def ask(
     body: schemas.AskIn, request: Request, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> Response:
     if "text/event-stream" in request.headers.get("accept", ""):
         return streaming.stream_answer(request.app.state.sessions, caller, settings, body)
-    answer = assistant.ask(
-        session=session,
-        caller=caller,
-        settings=settings,
-        question=body.question,
-        conversation_id=body.conversation_id,
+    answer = await waiting.run(
+        request,
+        partial(
+            assistant.ask,
+            session=session,
+            caller=caller,
+            settings=settings,
+            question=body.question,
+            conversation_id=body.conversation_id,
+        ),
     )
     if answer.error is not None:
         # Returned, not raised: the failed prompt and the audit entries commit with it.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy.orm import sessionmaker
@@ -39,9 +40,8 @@ def _error(error: DomainError) -> dict[str, Any]:
 def stream_answer(
     sessions: sessionmaker[StoreSession], caller: Caller, settings: Settings, body: schemas.AskIn
 ) -> StreamingResponse:
-    events: queue.Queue[Any] = queue.Queue()
 
-    def work() -> None:
+    def work(put: Callable[[Any], None]) -> None:
         try:
             with transaction(sessions, caller.workspace_id) as session:
                 answer = assistant.ask(
@@ -50,29 +50,36 @@ def stream_answer(
                     settings=settings,
                     question=body.question,
                     conversation_id=body.conversation_id,
-                    progress=lambda stage: events.put(("status", stage)),
+                    progress=lambda stage: put(("status", stage)),
                 )
                 shaped = schemas.answer_out(answer.prompt).model_dump(mode="json")
             # Only once committed: a client may read the prompt back as soon as it sees "done".
-            events.put(("answer", (shaped, answer.error)))
+            put(("answer", (shaped, answer.error)))
         except DomainError as exc:
-            events.put(("error", exc))
+            put(("error", exc))
         except Exception as exc:  # never a stack trace to the client
             if is_busy(exc):
-                events.put(("error", StoreBusy()))
+                put(("error", StoreBusy()))
                 return
             log.exception("streamed answer failed")
-            events.put(
+            put(
                 ("error", DomainError("Something went wrong on the server; it has been logged.", code="internal_error"))
             )
         finally:
-            events.put(_DONE)
+            put(_DONE)
 
-    threading.Thread(target=work, name="datadesk-ask", daemon=True).start()
+    async def generate() -> AsyncIterator[str]:
+        # Awaited on the event loop: a stream waiting on its provider holds no request thread (see datadesk.waiting).
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Any] = asyncio.Queue()
 
-    def generate() -> Iterator[str]:
+        def put(item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the server stopped meanwhile
+                loop.call_soon_threadsafe(events.put_nowait, item)
+
+        threading.Thread(target=work, args=(put,), name="datadesk-ask", daemon=True).start()
         while True:
-            item = events.get()
+            item = await events.get()
             if item is _DONE:
                 return
             kind, payload = item

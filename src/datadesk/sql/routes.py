@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from datadesk import waiting
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
 from datadesk.http_errors import error_response
 from datadesk.sql import permissions, schemas, service
@@ -17,18 +19,22 @@ router = APIRouter()
 
 
 @router.post("/sql", tags=["sql"], response_model=schemas.SqlOut)
-def run_sql(
-    body: schemas.SqlIn, session: SessionDep, caller: CallerDep, settings: SettingsDep
+async def run_sql(
+    body: schemas.SqlIn, request: Request, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> schemas.SqlOut | JSONResponse:
-    outcome = service.run(
-        session=session,
-        caller=caller,
-        settings=settings,
-        integration_id=body.integration_id,
-        sql=body.sql,
-        limit=body.limit,
-        max_bytes=body.max_bytes,
-        source="api",
+    outcome = await waiting.run(
+        request,
+        partial(
+            service.run,
+            session=session,
+            caller=caller,
+            settings=settings,
+            integration_id=body.integration_id,
+            sql=body.sql,
+            limit=body.limit,
+            max_bytes=body.max_bytes,
+            source="api",
+        ),
     )
     if outcome.error is not None:
         # Returned, not raised, so the query log entry commits with the refusal.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -12,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from datadesk import waiting
 from datadesk.access.caller import Caller
 from datadesk.ai import assistant, history, schemas, streaming
 from datadesk.ai import settings as ai_settings
@@ -20,6 +22,7 @@ from datadesk.catalog import integrations, service
 from datadesk.db import StoreSession, transaction
 from datadesk.deps import SessionDep, SettingsDep
 from datadesk.errors import DomainError
+from datadesk.settings import Settings
 from datadesk.sql import settings as sql_settings
 from datadesk.web.render import fragment, is_htmx, receipt, render, see_other
 from datadesk.web.session import PageCaller
@@ -114,7 +117,7 @@ def history_panel(request: Request, session: SessionDep, caller: PageCaller, cur
 
 
 @router.post("/ai/ask")
-def ask(
+async def ask(
     request: Request,
     session: SessionDep,
     caller: PageCaller,
@@ -125,7 +128,9 @@ def ask(
     try:
         body = schemas.AskIn(question=question, conversation_id=conversation_id or None)
     except ValidationError:
-        return _page(request, session, caller, error="Type a question first.", status=400)
+        return await run_in_threadpool(
+            partial(_page, request, session, caller, error="Type a question first.", status=400)
+        )
     if "text/event-stream" in request.headers.get("accept", ""):
         source = streaming.stream_answer(request.app.state.sessions, caller, settings, body)
         return StreamingResponse(
@@ -133,6 +138,12 @@ def ask(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
+    return await waiting.run(request, partial(_answer_page, request, session, caller, settings, body))
+
+
+def _answer_page(
+    request: Request, session: StoreSession, caller: Caller, settings: Settings, body: schemas.AskIn
+) -> Response:
     try:
         answer = assistant.ask(
             session=session,
@@ -142,7 +153,7 @@ def ask(
             conversation_id=body.conversation_id,
         )
     except DomainError as exc:  # refused before anything was saved (switched off, rate limit, ...)
-        return _page(request, session, caller, error=exc.message, question=question, status=exc.status)
+        return _page(request, session, caller, error=exc.message, question=body.question, status=exc.status)
     return see_other(request, f"/ai/prompts/{answer.prompt.id}")
 
 
