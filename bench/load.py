@@ -328,12 +328,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and all its descendants so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def run_phase(
     base: str,
     people: list[Person],
     catalog: Catalog,
     seconds: float,
     source: Source | None,
+    server_pid: int,
 ) -> tuple[list[Sample], SyncLog, float]:
     clients = []
     for i, person in enumerate(people):
@@ -350,11 +368,18 @@ def run_phase(
         syncer = threading.Thread(target=keep_syncing, args=(source, done, log))
     start.wait()
     began = time.monotonic()
+    cpu_clients, cpu_server = sum(os.times()[:2]), cpu_seconds(server_pid)
     if syncer is not None:
         syncer.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - began
+    cpu_clients, cpu_server = sum(os.times()[:2]) - cpu_clients, cpu_seconds(server_pid) - cpu_server
+    console.print(
+        f"CPU in this phase: clients {cpu_clients:.0f} s, server {cpu_server:.0f} s, "
+        f"of {elapsed * (os.cpu_count() or 1):.0f} s the machine had",
+        highlight=False,
+    )
     done.set()
     if syncer is not None:
         syncer.join()
@@ -473,7 +498,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         log = Path(tmp) / "serve.log"
         summaries = []
-        with serve(env, port, args.workers, log), httpx.Client(base_url=base, timeout=60) as admin_http:
+        with serve(env, port, args.workers, log) as server, httpx.Client(base_url=base, timeout=60) as admin_http:
             admin_http.headers["Authorization"] = f"Bearer {admin.token}"
             if not args.keep_ask_limit:
                 admin_http.put("/api/v1/settings/ai", json={"questions_per_minute": 0}).raise_for_status()
@@ -484,7 +509,7 @@ def main() -> None:
             catalog.engine.dispose()
             console.print(f"planner statistics at the start: {statistics}", highlight=False)
             for count in counts:
-                samples, sync_log, elapsed = run_phase(base, people[:count], catalog, args.seconds, source)
+                samples, sync_log, elapsed = run_phase(base, people[:count], catalog, args.seconds, source, server.pid)
                 summaries.append(report_phase(count, elapsed, samples, sync_log, args.store))
                 time.sleep(2)
         exceptions = server_exceptions(log)
