@@ -57,3 +57,48 @@ def test_unsealed_session_cannot_read_workspace_data(sessions, world: World) -> 
 def test_a_session_cannot_be_resealed(sessions, world: World) -> None:  # type: ignore[no-untyped-def]
     with transaction(sessions, world.a.id) as session, pytest.raises(RuntimeError):
         session.seal(world.b.id)
+
+
+def test_bulk_insert_writes_every_kind_of_value_as_an_insert_would(database_url: str) -> None:
+    """COPY on PostgreSQL, executemany elsewhere: JSON, aware datetimes, booleans, NULLs and text come back as given."""
+    from datetime import UTC, datetime
+    from typing import cast
+
+    from sqlalchemy import Table
+
+    from datadesk.catalog.models import Resource
+    from datadesk.db import bulk_insert, make_sessionmaker, new_id
+    from datadesk.identity import service as identity
+
+    engine = make_engine(database_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        workspace = identity.create_workspace(session=session, slug=f"bulk{new_id()[:6]}", name="Bulk")
+    when = datetime(2026, 12, 5, 21, 30, tzinfo=UTC)
+    rows = [
+        {
+            "id": new_id(),
+            "workspace_id": workspace.id,
+            "type": "table",
+            "name": name,
+            "qualified_name": f"db.{name}",
+            "description": description,
+            "properties": {"rows": 3, "nested": {"tab\tand\nnewline": [1, None]}},
+            "source_tags": ["pii", "gold"],
+            "teams_curated": i % 2 == 0,
+            "row_estimate": None if i else 42,
+            "source_popularity": 1.5,
+            "created_at": when,
+            "updated_at": when,
+        }
+        for i, (name, description) in enumerate([("a", "tab\there, newline\nthere \\N"), ("b", ""), ("c", "ünï")])
+    ]
+    with engine.begin() as connection:
+        bulk_insert(connection, cast(Table, Resource.__table__), rows)
+    with transaction(make_sessionmaker(engine), workspace.id) as session:
+        found = {r.name: r for r in session.scalars(select(Resource))}
+        for row in rows:
+            got = found[row["name"]]
+            assert {k: getattr(got, k) for k in row if k != "workspace_id"} == {
+                k: v for k, v in row.items() if k != "workspace_id"
+            }
+    engine.dispose()

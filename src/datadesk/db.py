@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, Table, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.orm import (
@@ -27,6 +27,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.schema import ColumnDefault
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -349,3 +350,44 @@ def analyze_if_changed(session: StoreSession, *, changed: int, total: int) -> bo
         analyze(session)
         return True
     return False
+
+
+def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys: COPY on PostgreSQL, executemany elsewhere.
+
+    executemany sends one INSERT per row (pipelined by psycopg); a 35,000-resource first sync spent 3.9 s there.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    from psycopg import sql
+
+    names = list(rows[0])
+    # COPY knows nothing of the models' Python-side defaults: fill them as an INSERT would.
+    defaults = {
+        c.name: c.default
+        for c in table.columns
+        if c.name not in rows[0]
+        and isinstance(c.default, ColumnDefault)
+        and (c.default.is_scalar or c.default.is_callable)
+    }
+    if defaults:
+        rows = [{**row, **{n: d.arg if d.is_scalar else d.arg(None) for n, d in defaults.items()}} for row in rows]
+        names += list(defaults)
+    columns = [table.c[name] for name in names]
+    processors = [c.type._cached_bind_processor(connection.dialect) for c in columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+    )
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    row[name] if process is None else process(row[name])
+                    for name, process in zip(names, processors, strict=True)
+                ]
+            )

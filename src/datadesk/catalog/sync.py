@@ -27,7 +27,16 @@ from datadesk.catalog.integrations import connector, get_integration
 from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
 from datadesk.catalog.snapshot_plan import Plan, Planned, plan
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
-from datadesk.db import FTS_DEFERRED, StoreSession, analyze_if_changed, is_busy, new_id, transaction, utcnow
+from datadesk.db import (
+    FTS_DEFERRED,
+    StoreSession,
+    analyze_if_changed,
+    bulk_insert,
+    is_busy,
+    new_id,
+    transaction,
+    utcnow,
+)
 from datadesk.errors import DomainError, NotFound
 from datadesk.identity.models import Membership, Team, User
 from datadesk.settings import Settings
@@ -329,8 +338,8 @@ class _Writer:
     def flush(self) -> None:
         # Core statements: the ORM's per-row bookkeeping costs more than the writes at this size.
         if self.inserts:
-            self.connection.execute(_table.insert(), self.inserts)
-            self.connection.execute(cast(Table, ResourceTeam.__table__).insert(), self.team_rows)
+            bulk_insert(self.connection, _table, self.inserts)
+            bulk_insert(self.connection, cast(Table, ResourceTeam.__table__), self.team_rows)
         if self.updates:
             columns = [k for k in self.updates[0] if k != "b_id"]
             statement = (
