@@ -377,7 +377,7 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
         rows = [{**row, **{n: d.arg if d.is_scalar else d.arg(None) for n, d in defaults.items()}} for row in rows]
         names += list(defaults)
     columns = [table.c[name] for name in names]
-    processors = [c.type._cached_bind_processor(connection.dialect) for c in columns]
+    processors = [c.type.dialect_impl(connection.dialect).bind_processor(connection.dialect) for c in columns]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     )

@@ -332,9 +332,8 @@ def _page_by_scope(
         for key in keys
     ]
     merged = union_all(*(select(w.c.qualified_name, w.c.id) for w in walks)).subquery()
-    ids = list(session.scalars(select(merged.c.id).order_by(merged.c.qualified_name, merged.c.id).limit(size)))
-    by_id = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))} if ids else {}
-    return [by_id[i] for i in ids]
+    page = select(Resource).join(merged, Resource.id == merged.c.id)
+    return list(session.scalars(page.order_by(merged.c.qualified_name, merged.c.id).limit(size)))
 
 
 def _tagged(session: StoreSession, caller: Caller, tag: str) -> ColumnElement[bool]:
