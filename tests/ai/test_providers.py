@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from datadesk.ai.models import LlmCall, Prompt
+from datadesk.ai.providers import sdk as wire
 from datadesk.db import transaction
 from tests.ai.conftest import Shop, ask, configure, use
 from tests.fakes.llm_server import FakeLLMServer, delay, error, malformed, text, tool_call, tool_results
@@ -98,7 +99,11 @@ def test_failures_are_clear_and_lose_nothing(
     step: object,
     status: int,
     code: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if code == "provider_timeout":  # four timed-out tries with backoff took 11 s at the 2-second timeout
+        monkeypatch.setattr(wire, "TIMEOUT_SECONDS", 0.5)
+        monkeypatch.setattr(wire, "INITIAL_BACKOFF_SECONDS", 0.05)
     use(client, world.a.admin, fake_llm, provider)
     fake_llm.script(step, step, step, step)
     response = ask(client, world.a.editor, "Where are orders kept?")
