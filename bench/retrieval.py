@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from datadesk import crypto, store
 from datadesk.access.caller import Caller
 from datadesk.ai import egress, retrieval, tools
+from datadesk.catalog import semantic
 from datadesk.catalog.models import Integration
 from datadesk.catalog.sync import apply
 from datadesk.connectors.base import ColumnMeta, ForeignKey, Snapshot, TableMeta
@@ -136,6 +137,11 @@ def load(sessions: Any, snapshots: list[Snapshot]) -> tuple[str, dict[str, tuple
 
         rows = session.execute(select(Resource.id, Resource.qualified_name).where(Resource.type.in_(("table", "view"))))
         tables = {rid: (q.split(".")[0], q.split(".")[-1].lower()) for rid, q in rows}
+        integration_ids = list(session.scalars(select(Integration.id)))
+    # As a sync does once its snapshot is applied: embed the cards (when this server has the model).
+    started = time.perf_counter()
+    embedded = sum(semantic.refresh_integration(sessions, workspace.id, i) for i in integration_ids)
+    print(f"embedded {embedded} cards in {time.perf_counter() - started:.1f} s")
     return workspace.id, tables
 
 

@@ -11,11 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
+from datadesk.access import grants
 from datadesk.access.caller import Caller
 from datadesk.ai import egress
 from datadesk.catalog import service as catalog
 from datadesk.catalog import siblings
-from datadesk.catalog.models import Resource
+from datadesk.catalog.models import Integration, Resource
 from datadesk.db import StoreSession
 
 
@@ -40,7 +43,32 @@ def build(
     # Neighbours and linked resources are named only when their own tags let them leave.
     named = [r.id for up, down in near.values() for r in up + down] + [x.id for d in details for x in d.links]
     tags = siblings.asset_tags(session, named)
-    return [Carded(d, egress.card(d, policy, _neighbours(near.get(d.resource.id)), tags)) for d in details]
+    engines = _engines(session, details)
+    queryable = set(grants.queryable_integrations(session, caller)) if engines else set()
+    return [
+        Carded(
+            d,
+            egress.card(
+                d,
+                policy,
+                _neighbours(near.get(d.resource.id)),
+                tags,
+                engines.get(d.resource.id),
+                queryable=d.resource.integration_id in queryable,
+            ),
+        )
+        for d in details
+    ]
+
+
+def _engines(session: StoreSession, details: list[catalog.Detail]) -> dict[str, str]:
+    """The database engine of each table and view, so SQL is written in its dialect (dbt runs nothing)."""
+    tables = {d.resource.id: d.resource.integration_id for d in details if d.resource.type in ("table", "view")}
+    wanted = {i for i in tables.values() if i}
+    if not wanted:
+        return {}
+    kinds = dict(session.execute(select(Integration.id, Integration.type).where(Integration.id.in_(wanted))).all())
+    return {rid: kinds[i] for rid, i in tables.items() if i in kinds and kinds[i] != "dbt"}
 
 
 def cards(

@@ -71,9 +71,13 @@ def redact(text: str) -> str:
     return text
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """Redacted text within `limit` characters, cut between words."""
     text = redact(text.strip())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(None, 1)[0] if " " in cut.strip() else cut).rstrip(",;:") + "…"  # never half a word
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ def card(
     policy: Policy,
     neighbours: Neighbours | None = None,
     neighbour_tags: dict[str, list[str]] | None = None,
+    engine: str | None = None,
+    *,
+    queryable: bool = False,
 ) -> dict[str, Any] | None:
     """The allow-listed metadata of one visible resource, or None when it may not leave."""
     r = detail.resource
@@ -106,9 +113,9 @@ def card(
         return None
     item: dict[str, Any] = {"id": r.id, "type": r.type, "name": r.name, "qualified_name": r.qualified_name}
     if detail.description:
-        item["description"] = _clip(detail.description, DESCRIPTION_LIMIT)
+        item["description"] = clip(detail.description, DESCRIPTION_LIMIT)
     if r.type in ("glossary_term", "document") and r.definition:
-        item["definition"] = _clip(r.definition, DESCRIPTION_LIMIT)
+        item["definition"] = clip(r.definition, DESCRIPTION_LIMIT)
     if r.data_type:
         item["data_type"] = r.data_type
     owners = detail.all_owners
@@ -120,6 +127,10 @@ def card(
         item["popularity"] = int(r.popularity)
     if r.integration_id and r.type in ("table", "view"):
         item["integration_id"] = r.integration_id
+        if engine:
+            item["engine"] = engine
+        if queryable:
+            item["queryable"] = True  # the person holds query access on its integration
     dbt = _dbt_facts(detail)
     if dbt:
         item["dbt"] = dbt
@@ -152,9 +163,9 @@ def _dbt_facts(detail: Detail) -> dict[str, Any]:
     for key in DBT_FACTS:
         value = facts.get(key)
         if isinstance(value, str) and value:
-            result[key] = _clip(value, 200)
+            result[key] = clip(value, 200)
         elif isinstance(value, list) and value:
-            result[key] = [_clip(str(v), 120) for v in value[:MAX_TESTS]]
+            result[key] = [clip(str(v), 120) for v in value[:MAX_TESTS]]
     return result
 
 
@@ -163,7 +174,7 @@ def _column(column: Resource, tags: list[str], description: str) -> dict[str, An
     if column.data_type:
         item["type"] = column.data_type
     if description:
-        item["description"] = _clip(description, COLUMN_DESCRIPTION_LIMIT)
+        item["description"] = clip(description, COLUMN_DESCRIPTION_LIMIT)
     if tags:
         item["tags"] = tags
     if column.is_primary_key:

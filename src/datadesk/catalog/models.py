@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
@@ -239,3 +239,19 @@ class ResourceLink(WorkspaceScoped, Base):
     target_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class ResourceEmbedding(WorkspaceScoped, Base):
+    """A resource's card text as a vector, for semantic retrieval (catalog.semantic); metadata only."""
+
+    __tablename__ = "resource_embedding"
+    # count(*) and max(updated_at) of a workspace from the index alone: the stamp of its cached matrix.
+    __table_args__ = (Index("ix_resource_embedding_ws_updated", "workspace_id", "updated_at"),)
+
+    resource_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[str] = mapped_column(String(64))
+    text_sha256: Mapped[str] = mapped_column(String(64))  # of the text embedded: unchanged cards are not redone
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float16, little-endian
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require, require_team_change
 from datadesk.access.visibility import visible_resources, walkable_scope_keys
-from datadesk.catalog import search, siblings
+from datadesk.catalog import search, semantic, siblings
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import (
     Lineage,
@@ -527,6 +527,7 @@ def update(*, session: StoreSession, caller: Caller, resource_id: str, changes: 
     reindex(session, [resource.id])
     if resource.type == "column" and resource.parent_id:
         reindex(session, [resource.parent_id])
+    semantic.refresh(session, caller.workspace_id, [resource.id])
     # Not get_detail(): an editor who moves a resource out of their Teams still gets the answer.
     return details(session, caller, [resource])[0]
 
@@ -588,6 +589,7 @@ def create(
         _set_links(session, caller, resource, links)
     session.flush()
     reindex(session, [resource.id])
+    semantic.refresh(session, caller.workspace_id, [resource.id])
     return details(session, caller, [resource])[0]
 
 

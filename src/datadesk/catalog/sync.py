@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
-from datadesk.catalog import links, search
+from datadesk.catalog import links, search, semantic
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.integrations import connector, get_integration
 from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
@@ -229,6 +229,9 @@ def execute(
             changed = stats.created + stats.updated + stats.deleted
             analyze_if_changed(session, changed=changed, total=changed + stats.unchanged + stats.refreshed)
             integration.last_synced_at = utcnow()
+        # Before the run says succeeded, so a finished sync has its embeddings (apply() has committed by now).
+        if stop is None or not stop.is_set():  # a stopping server leaves it to the next sync
+            semantic.refresh_integration(sessions, workspace_id, integration_id, progress)  # never fails the sync
         status = "succeeded"
     except Interrupted:
         log.warning("sync %s interrupted: the server is stopping", run_id)
