@@ -141,7 +141,7 @@ def test_the_assistant_cites_them_to_admins_only(client: TestClient, world: Worl
         table = _ask(client, person, "Describe launch_plans")
         assert (secret.table in {c["resource_id"] for c in table["citations"]}) is sees, (person.email, table)
         feeds = _ask(client, person, "What feeds launch_dates?")
-        assert ("vault.main.launch_plans" in feeds["answer"]) is sees, (person.email, feeds)
+        assert ("**launch_plans** (table in vault.main)" in feeds["answer"]) is sees, (person.email, feeds)
         if not sees:
             everything = str(described) + str(table) + str(feeds)
             assert not any(rid in everything for rid in secret.ids) and "codename" not in everything

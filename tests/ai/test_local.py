@@ -64,7 +64,7 @@ def test_lineage_questions(client: TestClient, world: World, shop: Shop, tmp_pat
     conn.close()
     sync(client, world.a.admin, shop.integration_id)
     body = answer(client, world, "What feeds big_orders?")
-    assert "wh.main.orders" in body["answer"]
+    assert "**orders** (table in wh.main)" in body["answer"]
     body = answer(client, world, "What uses orders?")
     assert "big_orders" in body["answer"]
 
@@ -90,7 +90,7 @@ def test_counting_rows_goes_through_the_run_sql_path(
         assert body["sql_runs"] == [] and "Run SQL" in body["answer"]
         return
     [run] = body["sql_runs"]
-    assert run["status"] == "succeeded" and run["rows"] == [[29]] and run["sql"].startswith("SELECT count(*)")
+    assert run["status"] == "succeeded" and run["rows"] == [[29]] and run["sql"].upper().startswith("SELECT COUNT(*)")
     assert "[[29]]" not in body["answer"] and "29" not in body["answer"].replace("(1 row(s))", "")
 
 
@@ -105,3 +105,46 @@ def test_the_viewer_without_query_access_is_told_why(client: TestClient, world: 
     allow_sql(client, world, shop, ["role:editor"])
     body = answer(client, world, "How many rows in orders?", who="viewer")
     assert body["sql_runs"] == [] and "query access" in body["answer"]
+
+
+def test_who_is_responsible_asked_with_typos(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "hey whos the ownr of the ordres table??")
+    assert "Finance" in body["answer"] and cited(body) == {"orders"}
+    assert "**orders** (table in wh.main)" in body["answer"]
+
+
+def test_columns_are_listed_with_or_without_a_description(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "what columns does the customers table have?")
+    for column in ("id", "full_name", "country"):
+        assert f"`{column}`" in body["answer"]
+    assert "`email` (TEXT): Login address of the customer. [tags: pii]" in body["answer"]
+    assert cited(body) == {"customers"}
+
+
+def test_tables_holding_a_tag_as_people_say_it(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "which tables contain pii?")
+    assert "salary_secrets" in body["answer"] and "orders" not in cited(body)
+
+
+def test_joins_and_comparisons_name_both_tables(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "orders vs customers: what's the difference?")
+    assert {"orders", "customers"} <= cited(body)
+    assert "Every order placed in the web shop." in body["answer"] and "People who bought something." in body["answer"]
+
+
+def test_an_unknown_name_gets_the_closest_matches_or_nothing(client: TestClient, world: World, shop: Shop) -> None:
+    body = answer(client, world, "Describe campaign_hidden budgets")
+    assert "campaign_hidden" not in body["answer"] and "Marketing budgets" not in body["answer"]
+    assert "campaign_hidden" not in cited(body)
+
+
+def test_the_local_answer_streams_in_pieces(client: TestClient, world: World, shop: Shop) -> None:
+    with client.stream(
+        "POST",
+        "/api/v1/ai/ask",
+        json={"question": "what columns does customers have?"},
+        headers={**world.a.people["editor"].headers, "Accept": "text/event-stream"},
+    ) as response:
+        text = "".join(response.iter_text())
+    deltas = [line for line in text.splitlines() if line == "event: delta"]
+    assert len(deltas) > 1 and "event: done" in text

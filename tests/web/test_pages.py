@@ -223,7 +223,7 @@ def test_run_sql_through_the_pages(client: TestClient, world: World, warehouse: 
     token = sign_in(client, world.a.editor)  # in Finance
     location = client.post("/ai/ask", data={"question": "How many rows in orders?", "csrf_token": token}).url
     page = client.get(location).text
-    assert "SELECT count(*) AS row_count FROM main.orders" in page
+    assert "SELECT COUNT(*) FROM orders" in page
     assert f"<td>{ORDERS}</td>" in page and "1 row" in page
     token = sign_in(client, world.a.viewer)  # Marketing: no query access
     page = client.post("/ai/ask", data={"question": "How many rows in orders?", "csrf_token": token}).text
