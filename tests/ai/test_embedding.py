@@ -41,3 +41,12 @@ def test_a_model_file_that_is_not_the_one_we_checked_is_not_used(monkeypatch: py
         assert embedding.embedder() is None
     finally:
         embedding.embedder.cache_clear()
+
+
+def test_texts_of_any_length_come_back_in_their_own_order() -> None:
+    model = embedding.embedder()
+    assert isinstance(model, embedding.MiniLM)
+    texts = ["a much longer text about invoices, payments and refunds of customers", "short", "a middling text"]
+    together = model._run(texts)
+    for i, text in enumerate(texts):
+        assert np.allclose(together[i], model._batches([text])[0], atol=1e-5)

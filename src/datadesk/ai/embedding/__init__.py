@@ -71,6 +71,13 @@ class MiniLM:
         return out
 
     def _run(self, texts: list[str]) -> np.ndarray:
+        # Batches of texts of like length pad little: about twice as fast on a catalog's cards.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        out[order] = self._batches([texts[i] for i in order])
+        return out
+
+    def _batches(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(texts), BATCH):
             chunk = texts[start : start + BATCH]
