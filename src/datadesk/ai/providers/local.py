@@ -104,11 +104,11 @@ def _answer(state: _State) -> ChatResponse:
 
 def _search_more(state: _State, u: Understood, type_: str | None = None) -> ChatResponse | None:
     """One search with the question's content words, when it has not been made yet."""
-    words = " ".join(u.content_words()) or u.question
-    args: dict[str, Any] = {"query": words[:200]}
+    query = " ".join(u.content_words()) or u.question
+    args: dict[str, Any] = {"query": query[:200]}
     if type_:
         args["type"] = type_
-    if any(n == "search_catalog" for n, _, _ in state.results) or not words.strip():
+    if any(n == "search_catalog" for n, _, _ in state.results) or not query.strip():
         return None
     return _ask(_call("search_catalog", args))
 
@@ -327,8 +327,8 @@ def _listed(state: _State, args: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def _tagged(state: _State, u: Understood) -> ChatResponse:
-    words = u.free_words() or [t.name for t in u.things()]
-    tries = list(dict.fromkeys(["_".join(words), *words])) if words else []
+    asked = u.free_words() or [t.name for t in u.things()]
+    tries = list(dict.fromkeys(["_".join(asked), *asked])) if asked else []
     tries = [t for t in tries if t][:3]
     if not tries:
         return ChatResponse('Which tag do you mean? Ask, for example, "which tables are tagged pii?".')
