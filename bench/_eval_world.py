@@ -257,7 +257,8 @@ def _visibility(
 @contextmanager
 def _pagila(data: Path, console: Console) -> Iterator[str]:
     """A fresh PostgreSQL database holding Pagila (schema and data, loaded with psql); dropped afterwards."""
-    name = f"dd_eval_{uuid.uuid4().hex[:10]}"
+    # Named after what it holds, as a real install would name it; the suffix keeps parallel runs apart.
+    name = f"pagila_{uuid.uuid4().hex[:10]}"
     psql = ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-q", "-v", "ON_ERROR_STOP=1"]
     subprocess.run([*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from datadesk.ai.local.conversation import State
+from datadesk.ai.providers.local import _answer
 from tests.ai.conftest import Shop, allow_sql, ask
 from tests.world import World
 
@@ -148,3 +150,53 @@ def test_the_local_answer_streams_in_pieces(client: TestClient, world: World, sh
         text = "".join(response.iter_text())
     deltas = [line for line in text.splitlines() if line == "event: delta"]
     assert len(deltas) > 1 and "event: done" in text
+
+
+# --- handler steps, on cards handed straight to the provider ---------------------------------------
+
+DOCKS = [
+    {"id": "t1", "type": "table", "name": "vessels", "qualified_name": "port.main.vessels", "columns": []},
+    {
+        "id": "g1",
+        "type": "glossary_term",
+        "name": "Laytime",
+        "qualified_name": "glossary.Laytime",
+        "definition": "LT: time allowed to load. DT: demurrage time, past laytime.",
+    },
+]
+
+
+def _step(question: str, cards: list[dict], results: list | None = None):  # type: ignore[no-untyped-def,type-arg]
+    return _answer(State(question, cards, results or [], {"search_catalog", "get_resource", "list_resources"}))
+
+
+def test_a_tag_that_is_also_a_table_name_is_tried_as_typed() -> None:
+    [call] = _step("tables tagged with vessel", DOCKS).tool_calls
+    assert call.name == "list_resources" and call.arguments == {"tag": "vessel"}
+
+
+def test_two_names_of_one_term_compared_give_its_definition() -> None:
+    reply = _step("LT vs DT?", DOCKS)
+    assert reply.text.startswith("the **Laytime** glossary term [[g1]] means") and "demurrage" in reply.text
+
+
+def test_nothing_named_lists_the_glossary_once_after_searching() -> None:
+    searched = [("search_catalog", {"query": "berth rent"}, "No matching resources in the catalog.")]
+    [call] = _step("what is berth rent", DOCKS, searched).tool_calls
+    assert call.name == "list_resources" and call.arguments == {"type": "glossary_term", "limit": 25}
+
+
+def test_a_word_no_card_knows_next_to_a_name_is_searched_first() -> None:
+    [call] = _step("who owns the rotterdam vessels table", DOCKS).tool_calls
+    assert call.name == "search_catalog" and "rotterdam" in call.arguments["query"]
+
+
+def test_the_table_a_query_read_is_named_from_the_query() -> None:
+    from datadesk.ai.local.querying import _table_of
+
+    cards = [
+        {"id": "a", "type": "table", "name": "raw_vessels", "integration_id": "i"},
+        {"id": "b", "type": "table", "name": "vessels", "integration_id": "i"},
+    ]
+    state = State("", cards, [], set())
+    assert _table_of(state, "i", 'SELECT COUNT(*) FROM "main"."vessels"') == cards[1]

@@ -124,10 +124,105 @@ def test_text_is_never_cut_inside_a_word(limit: int) -> None:
 
 
 def test_a_view_whose_name_states_the_count_is_counted_whole() -> None:
-    from datadesk.ai.providers.local import _view_count
+    from datadesk.ai.local.querying import view_count
 
     view = {"id": "v", "type": "view", "name": "v_open_invoices", "qualified_name": "acme.finance.v_open_invoices"}
-    draft = _view_count("how many invoices are still open?", [CARDS[1], view])
+    draft = view_count("how many invoices are still open?", [CARDS[1], view])
     assert draft is not None and draft.sql == 'SELECT COUNT(*) FROM "finance"."v_open_invoices"'
-    assert _view_count("how many invoices are overdue and open?", [view]) is None  # "overdue" is not in its name
-    assert _view_count("list the open invoices", [view]) is None  # not a count
+    assert view_count("how many invoices are overdue and open?", [view]) is None  # "overdue" is not in its name
+    assert view_count("list the open invoices", [view]) is None  # not a count
+
+
+# --- places, aliases, spans and handlers (cards of a made-up harbour business) ----------------------
+
+HARBOUR: list[dict[str, Any]] = [
+    {"id": "h1", "type": "table", "name": "berths", "qualified_name": "harbour_ops.main.berths", "columns": []},
+    {"id": "h2", "type": "table", "name": "berths", "qualified_name": "fleetdb.public.berths", "columns": []},
+    {"id": "h3", "type": "table", "name": "ship", "qualified_name": "harbour_ops.main.ship"},
+    {"id": "h4", "type": "table", "name": "cabins", "qualified_name": "harbour_ops.main.cabins"},
+    {
+        "id": "h5",
+        "type": "table",
+        "name": "revenue_moves",
+        "qualified_name": "harbour_ops.main.revenue_moves",
+        "columns": [{"name": "upgrade_fee_usd"}, {"name": "downgrade_fee_usd"}, {"name": "tonnage"}],
+    },
+    {"id": "h6", "type": "glossary_term", "name": "FEE", "qualified_name": "glossary.FEE", "definition": "A charge."},
+    {
+        "id": "h7",
+        "type": "glossary_term",
+        "name": "Dock yield",
+        "qualified_name": "glossary.Dock yield",
+        "definition": "Berth turnover: ships served per berth and day. DY: the same, as people say it.",
+    },
+    {"id": "h8", "type": "table", "name": "Owners", "qualified_name": "harbour_ops.main.Owners"},
+    {
+        "id": "h9",
+        "type": "glossary_term",
+        "name": "Gross tonnage rate",
+        "qualified_name": "glossary.Gross tonnage rate",
+    },
+]
+
+
+def test_a_named_source_is_taken_out_and_preferred() -> None:
+    u = understand("how many berths are in the fleetdb database?", HARBOUR)
+    assert u.sources == ["fleetdb"] and "fleetdb" not in u.tokens
+    assert u.data_question == "how many berths are ?" and u.things()[0].card["id"] == "h2"
+    modifier = understand("show some rows of the harbour berths table", HARBOUR)  # first word alone, as a modifier
+    assert modifier.sources == ["harbour_ops"] and modifier.data_question == "show some rows of the berths table"
+    assert modifier.things()[0].card["id"] == "h1"
+
+
+def test_a_glossary_term_is_found_by_the_names_its_definition_gives_it() -> None:
+    assert understand("what is berth turnover", HARBOUR).things()[0].name == "Dock yield"
+    assert understand("explain DY please", HARBOUR).things()[0].name == "Dock yield"
+    assert understand("what's GTR", HARBOUR).things()[0].name == "Gross tonnage rate"  # a term's initials
+
+
+def test_a_short_real_word_is_not_spelled_into_a_shorter_catalog_word() -> None:
+    assert Speller(["net", "invoices"]).correct("next") == "next"
+
+
+def test_the_kind_word_after_a_name_picks_the_thing_and_not_the_intent() -> None:
+    cards = [*HARBOUR, {"id": "d9", "type": "dashboard", "name": "Berth board", "qualified_name": "bi.Berth board"}]
+    u = understand("who looks after the berth board dashboard", cards)
+    assert u.intent == "owner" and u.things()[0].card["id"] == "d9"
+    assert understand("who owns the tonnage table", HARBOUR).mentions == []  # only a column is called tonnage
+
+
+def test_a_name_that_is_also_the_ask_does_not_hide_the_ask() -> None:
+    u = understand("who is the owner of the cabins table", HARBOUR)  # Owners is a table too
+    assert u.intent == "owner" and u.things()[0].name == "cabins"
+
+
+def test_a_longer_name_matched_word_for_word_beats_a_shorter_one_inside_it() -> None:
+    [thing] = understand("what is the upgrade fee", HARBOUR).things()
+    assert thing.name == "upgrade_fee_usd"
+
+
+def test_a_bare_word_shares_the_words_after_vs() -> None:
+    u = understand("upgrade vs downgrade fee", HARBOUR)
+    assert u.intent == "compare" and [t.name for t in u.things()] == ["upgrade_fee_usd", "downgrade_fee_usd"]
+
+
+def test_the_head_of_a_noun_phrase_is_its_last_name() -> None:
+    head = understand("show me the ship cabins", HARBOUR).head("table", "view")
+    assert head is not None and head.name == "cabins"
+
+
+def test_a_question_mostly_about_unknown_things_is_stray() -> None:
+    assert understand("what is the tonnage of the Titanic wreck", HARBOUR).stray(HARBOUR)
+    assert not understand("what is the tonnage of revenue_moves", HARBOUR).stray(HARBOUR)
+
+
+def test_where_is_ranks_names_then_columns_then_prose() -> None:
+    from datadesk.ai.local.ranking import places
+
+    cards = [
+        {"id": "a", "type": "table", "name": "ledger", "description": "Money per cabin."},
+        {"id": "b", "type": "table", "name": "ship_cabins"},
+        {"id": "c", "type": "table", "name": "crew", "columns": [{"name": "cabin_no"}]},
+        {"id": "d", "type": "table", "name": "weather"},
+    ]
+    assert [c["id"] for c in places(cards, ["cabins", "ship"], set())] == ["b", "c", "a"]

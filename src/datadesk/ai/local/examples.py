@@ -68,6 +68,10 @@ EXAMPLES: dict[str, list[str]] = {
         "what's X about",
         "summary of X",
         "I want to understand X",
+        "what does X show",
+        "what is shown on X",
+        "what does X display",
+        "what can I see on X",
     ],
     "columns": [
         "what columns does X have",
@@ -196,6 +200,11 @@ EXAMPLES: dict[str, list[str]] = {
         "what connects X and Y",
         "foreign key between X and Y",
         "how do X and Y relate",
+        "how do X connect to Y",
+        "how is X linked to Y",
+        "what ties X to Y",
+        "how does X map onto Y",
+        "link X with Y",
     ],
     "popular": [
         "what are the most popular tables",
@@ -303,6 +312,10 @@ EXAMPLES: dict[str, list[str]] = {
         "X or Y which should I use",
         "should I use X or Y",
         "how is X different from Y",
+        "X or Y for Z",
+        "which is right for Z, X or Y",
+        "is X or Y the one to use when reporting Z",
+        "X or Y when I report on Z",
     ],
     "tags_of": [
         "what tags does X have",

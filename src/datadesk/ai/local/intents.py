@@ -8,6 +8,7 @@ serve alone without the model.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +18,8 @@ from datadesk.ai.embedding import Embedder, embedder
 from datadesk.ai.local.examples import EXAMPLES
 
 NGRAMS = (2, 3, 4)
+# "the X dashboard" and "X" ask the same: the kind word after a named thing only chose which thing it is.
+_KIND_AFTER_NAME = re.compile(r"\b([XYZW]) (?:table|view|dashboard|model|term|document|doc|report)\b")
 NEIGHBOURS = 3
 EMBEDDING_WEIGHT = 0.6
 
@@ -63,14 +66,14 @@ class _CharNgrams:
 class IntentModel:
     def __init__(self, model: Embedder | None) -> None:
         self.labels = [intent for intent, phrases in EXAMPLES.items() for _ in phrases]
-        self.texts = [phrase for phrases in EXAMPLES.values() for phrase in phrases]
+        self.texts = [fold(phrase) for phrases in EXAMPLES.values() for phrase in phrases]
         self.rows = {i: np.array([n for n, label in enumerate(self.labels) if label == i]) for i in EXAMPLES}
         self.chars = _CharNgrams(self.texts)
         self.model = model
         self.vectors = model.embed(self.texts) if model is not None else None
 
     def classify(self, masked: str) -> Guess:
-        return self._classify(masked)
+        return self._classify(fold(masked))
 
     @lru_cache(maxsize=512)  # noqa: B019 - one model per process; a question's steps classify the same text
     def _classify(self, masked: str) -> Guess:
@@ -86,6 +89,11 @@ class IntentModel:
         scores.sort(reverse=True)
         (best, intent), (second, runner_up) = scores[0], scores[1]
         return Guess(intent, best, runner_up, best - second)
+
+
+def fold(text: str) -> str:
+    """The kind word right after a masked name dropped: "who owns the X dashboard" reads as "who owns the X"."""
+    return _KIND_AFTER_NAME.sub(r"\1", text)
 
 
 @lru_cache(maxsize=1)

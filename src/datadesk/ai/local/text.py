@@ -57,6 +57,8 @@ class Speller:
         if len(word) < 4 or word in self._known or singular(word) in self._known or word.isdigit():
             return word
         found = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=80)
+        if found and len(word) <= 4 and len(found[0]) < len(word):
+            return word  # a short word with a letter more is more often another word ("next") than a typo ("net")
         return found[0] if found else word
 
     def sentence(self, text: str) -> list[str]:
