@@ -611,3 +611,136 @@ def test_average_is_a_subquery() -> None:
         _sql("List the names of artists above the average net worth.", MUSIC),
         "SELECT name FROM artist WHERE net_worth_millions > (SELECT AVG(net_worth_millions) FROM artist)",
     )
+
+
+# -- what descriptions and time columns say about the rows
+
+PARCELS = {
+    "id": "r-parcels",
+    "type": "table",
+    "name": "parcels",
+    "qualified_name": "post.main.parcels",
+    "columns": [
+        _col("parcel_id", "INTEGER", primary_key=True),
+        _col("ship_date", "DATE"),
+        _col("closed_at", "TIMESTAMP"),
+        _col("weight_kg", "REAL"),
+    ],
+}
+MEMBERS = {
+    "id": "r-members",
+    "type": "table",
+    "name": "members",
+    "qualified_name": "club.main.members",
+    "columns": [
+        _col("member_id", "INTEGER", primary_key=True),
+        _col("tier", "TEXT", description="Tier by yearly spend: Bronze (under $100), Silver ($100-999), Gold (1000+)."),
+        _col("kind", "TEXT", description="person, company, or charity"),
+    ],
+}
+RATES = {
+    "id": "r-rates",
+    "type": "table",
+    "name": "rates",
+    "qualified_name": "tax.main.rates",
+    "description": "Tax rates per region, updated each quarter.",
+    "columns": [_col("rate_id", "INTEGER", primary_key=True), _col("region", "TEXT"), _col("percent", "REAL")],
+}
+REFUNDS = {
+    "id": "r-refunds",
+    "type": "table",
+    "name": "fct_refunds",
+    "qualified_name": "shop.main.fct_refunds",
+    "description": "One row per refunded card payment, dated the day the money went back.",
+    "columns": [_col("payment_id", "INTEGER"), _col("amount", "NUMERIC")],
+}
+DAILY = {
+    "id": "r-daily",
+    "type": "table",
+    "name": "daily_sales",
+    "qualified_name": "shop.main.daily_sales",
+    "description": "One row per store and day, with the takings.",
+    "columns": [_col("store_id", "INTEGER"), _col("day", "DATE"), _col("takings", "NUMERIC")],
+}
+
+
+@pytest.fixture
+def post() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(
+        """
+        CREATE TABLE parcels (parcel_id INTEGER PRIMARY KEY, ship_date DATE, closed_at TIMESTAMP, weight_kg REAL);
+        INSERT INTO parcels VALUES (1, '2025-01-02', NULL, 1.0), (2, NULL, NULL, 2.0), (3, NULL, '2025-02-01', 3.0),
+            (4, '2025-03-01', '2025-03-05', 4.0);
+        CREATE TABLE members (member_id INTEGER PRIMARY KEY, tier TEXT, kind TEXT);
+        INSERT INTO members VALUES (1, 'Gold', 'person'), (2, 'Silver', 'charity'), (3, 'Gold', 'company');
+        CREATE TABLE rates (rate_id INTEGER PRIMARY KEY, region TEXT, percent REAL);
+        INSERT INTO rates VALUES (1, 'north', 20), (2, 'south', 7);
+        CREATE TABLE fct_refunds (payment_id INTEGER, amount NUMERIC);
+        INSERT INTO fct_refunds VALUES (10, 5), (11, 6), (12, 7);
+        """
+    )
+    return connection
+
+
+@pytest.mark.parametrize(
+    ("question", "where", "rows"),
+    [
+        # the participle of a verb whose <verb>_date column exists: set, or with a negation empty
+        ("How many parcels have not been shipped yet?", "ship_date IS NULL", [(2,)]),
+        ("how many parcels haven't shipped", "ship_date IS NULL", [(2,)]),
+        ("How many parcels were shipped?", "NOT ship_date IS NULL", [(2,)]),
+        # a column named by the participle itself (closed_at), said of the rows counted
+        ("How many parcels are never closed?", "closed_at IS NULL", [(2,)]),
+        ("how many closed parcels are there", "NOT closed_at IS NULL", [(2,)]),
+    ],
+)
+def test_participle_of_a_time_column_is_whether_it_is_set(
+    post: sqlite3.Connection, question: str, where: str, rows: list[tuple[Any, ...]]
+) -> None:
+    sql = _sql(question, [PARCELS])
+    _same(sql, f"SELECT COUNT(*) FROM parcels WHERE {where}")
+    assert post.execute(sql).fetchall() == rows
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("How many parcels were weighed?", "weighed"),  # no weigh_date: nothing says what "weighed" means
+        ("How many parcels were shipped yet?", "yet"),  # "yet" without a negation asks something else
+    ],
+)
+def test_participle_without_its_time_column_declines(question: str, named: str) -> None:
+    draft = build(question, [PARCELS], "sqlite", today=TODAY)
+    assert draft.sql is None, draft.sql
+    assert any(named in part for part in draft.unsupported), draft.unsupported
+
+
+def test_values_listed_with_their_meanings_in_brackets(post: sqlite3.Connection) -> None:
+    sql = _sql("How many gold members are there?", [MEMBERS])
+    _same(sql, "SELECT COUNT(*) FROM members WHERE tier = 'Gold'")
+    assert post.execute(sql).fetchall() == [(2,)]
+    sql = _sql("how many charity members do we have", [MEMBERS])  # "a, b, or c": the serial comma
+    assert post.execute(sql).fetchall() == [(1,)]
+
+
+def test_what_the_description_calls_the_rows_names_the_table(post: sqlite3.Connection) -> None:
+    sql = _sql("how many tax rates exist?", [RATES])  # the description opens with "Tax rates"
+    _same(sql, "SELECT COUNT(*) FROM rates")
+    assert post.execute(sql).fetchall() == [(2,)]
+    for question in ("How many refunded card payments are there?", "how many refunded payments are there"):
+        sql = _sql(question, [REFUNDS])  # "one row per refunded card payment", or said with its first word only
+        _same(sql, "SELECT COUNT(*) FROM fct_refunds")
+        assert post.execute(sql).fetchall() == [(3,)]
+
+
+@pytest.mark.parametrize(
+    ("question", "tables"),
+    [
+        ("How many card payments are there?", [REFUNDS]),  # without "refunded" it is another set of rows
+        ("How many stores are there?", [DAILY]),  # "one row per store and day": not a row per store
+    ],
+)
+def test_rows_named_in_part_decline(question: str, tables: list[dict[str, Any]]) -> None:
+    draft = build(question, tables, "sqlite", today=TODAY)
+    assert draft.sql is None, draft.sql

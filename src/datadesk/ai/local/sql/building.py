@@ -93,6 +93,10 @@ class Builder:
         column = self.resolve(cond.ref) if cond.ref is not None else self.hinted(cond.hint)
         ref = self.ref(column)
         values = cond.values
+        if cond.op in ("null", "not null"):
+            self.words.append(f"{column.name} is {'empty' if cond.op == 'null' else 'set'}")
+            empty = exp.Is(this=ref, expression=exp.Null())
+            return empty if cond.op == "null" else exp.Not(this=empty)
         if cond.hint == "average":
             if not column.numeric:
                 raise Decline(f"{cond.text} (not a number column)")

@@ -8,7 +8,7 @@ from typing import Any
 
 from .chunks import Chunk
 from .reading import Cond, Cursor, Decline
-from .schema import listed_values
+from .schema import Schema, listed_values
 from .vocabulary import BOOLEAN, TIME_VERBS
 
 
@@ -48,6 +48,53 @@ class FilterReader(Cursor):
         for i, chunk in enumerate(self.c):
             if chunk.kind == "cap" and not chunk.used:
                 self.named_row(i)
+        for i in range(len(self.c)):
+            self.happened(i)
+
+    def happened(self, i: int) -> None:
+        """A past participle of a verb whose time a column records: "returned" for return_date is "return_date
+        is set"; negated ("haven't been returned", "not yet returned") it is "return_date is empty"."""
+        chunk = self.c[i]
+        if chunk.used or chunk.kind not in ("word", "name") or not chunk.key.endswith("ed") or len(chunk.key) < 5:
+            return
+        if chunk.kind == "name" and (chunk.tables or not self.beside_table(i)):
+            return  # a column's own name ("canceled" of canceled_at) only as a predicate of the rows counted
+        found = done_columns(self.schema, chunk.key)
+        if not found:
+            return
+        used = [i]
+        j = i - 1
+        if self.word(j, "yet"):
+            used.append(j)
+            j -= 1
+        negate = self.negation(j)
+        if negate:
+            used.append(j)
+            j -= 1
+        if self.kw(j, "with") and self.c[j].text.lower() in ("have", "has", "had"):
+            used.append(j)  # "rentals that have not been returned": the auxiliary, not a possession
+        if negate and self.word(i + 1, "yet"):
+            used.append(i + 1)
+        if len(used) > 1 and self.word(used[1], "yet") and not negate:
+            return  # "yet" without a negation asks something else
+        ref = Chunk("name", chunk.key, chunk.text, columns=found)
+        self.r.conds.append(Cond(ref, "null" if negate else "not null", [], text=chunk.text))
+        self.use(*used)
+
+    def negation(self, i: int) -> bool:
+        """ "not", "never" or a verb with "n't" at i."""
+        return self.kw(i, "not") or (self.word(i) and (self.c[i].key.endswith("n't") or self.c[i].key == "never"))
+
+    def word(self, i: int, *keys: str) -> bool:
+        chunk = self.at(i)
+        return chunk is not None and not chunk.used and chunk.kind == "word" and (not keys or chunk.key in keys)
+
+    def beside_table(self, i: int) -> bool:
+        """Whether a table's name comes right before or after position i, past negations and auxiliaries."""
+        j = i - 1
+        while self.at(j) is not None and (self.negation(j) or self.kw(j, "with") or self.word(j, "yet")):
+            j -= 1
+        return any(c is not None and c.kind == "name" and bool(c.tables) for c in (self.at(j), self.at(i + 1)))
 
     def named_row(self, i: int) -> None:
         """A capitalised name the question ends on, or owns something with, names a row: "population of Angola",
@@ -231,6 +278,25 @@ class FilterReader(Cursor):
         self.r.conds.append(Cond(None, op, values, hint="location", text=self.span(start, end)))
         self.use(*range(start, end))
         return end
+
+
+_DONE_SUFFIXES = ("date", "at", "on", "time")
+
+
+def done_columns(schema: Schema, participle: str) -> set[tuple[int, str]]:
+    """Time columns named for the verb of a past participle: return_date for "returned", closed_at for "closed"."""
+    base = participle[:-2]
+    verbs = {participle, base, participle[:-1]}  # returned -> return, closed -> close
+    if len(base) > 2 and base[-1] == base[-2]:
+        verbs.add(base[:-1])  # shipped -> ship
+    if base.endswith("i"):
+        verbs.add(base[:-1] + "y")  # applied -> apply
+    return {
+        (table, column.name)
+        for table, columns in enumerate(schema.columns)
+        for column in columns
+        if column.temporal and len(column.words) == 2 and column.words[1] in _DONE_SUFFIXES and column.words[0] in verbs
+    }
 
 
 def relative_period(word: str, today: date) -> tuple[date, date]:

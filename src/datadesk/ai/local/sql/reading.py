@@ -19,7 +19,7 @@ class Decline(Exception):
 @dataclass
 class Cond:
     ref: Chunk | None  # the column's name chunk, or None when a hint picks it
-    op: str  # = != > < >= <= between range
+    op: str  # = != > < >= <= between range null, "not null"
     values: list[Any]
     hint: str = ""  # location, time, name, boolean, or a column word (age, weight)
     text: str = ""

@@ -9,6 +9,7 @@ from typing import Any
 
 from .vocabulary import (
     BOOLEAN,
+    FILLER,
     GENERIC_SUFFIXES,
     KEYWORD_STARTS,
     NUMERIC,
@@ -71,11 +72,52 @@ def listed_values(description: str) -> list[str]:
     quoted = re.findall(r"'([^']{1,40})'|\"([^\"]{1,40})\"", description)
     if quoted:
         return [a or b for a, b in quoted]
-    text = re.sub(r"^[^:]{0,40}:\s*", "", description.strip()).rstrip(".")
+    text = description.strip()
+    while re.search(r"\([^()]*\)", text):  # "SMB (<100), Enterprise (1000+)": what a value means is not the value
+        text = re.sub(r"\s*\([^()]*\)", "", text)
+    text = re.sub(r"^[^:]{0,40}:\s*", "", text).rstrip(".")
     parts = [p.strip() for p in re.split(r",|\bor\b|\band\b|\|", text)]
+    parts = [p for p in parts if p]  # "a, b, or c"
     if len(parts) < 2 or not all(re.fullmatch(r"[A-Za-z0-9_-]{1,30}", p) for p in parts):
         return []
     return parts
+
+
+# Words that end the noun a description calls its rows: "one row per rental of a copy", "... per plan, synced".
+_PHRASE_ENDS = frozenset("of in to for with from on at by that which who whose where when as".split())
+
+
+def row_names(description: str, table: list[str]) -> list[list[str]]:
+    """What a table's description calls its rows, as further names of the table.
+
+    Its opening words when they end in the table's own name ("Price plans offered to customers" for plans),
+    and the noun after "one row per" ("one row per churned paid subscription"), also said with only its first
+    modifier ("churned subscription"). Not a grain of two things ("one row per tier and interval").
+    """
+    tokens = re.findall(r"[a-z][a-z0-9_-]*|[^\sa-z]", description.lower())
+    stems = [stem_word(t) for t in tokens]
+    own = [stem_word(w) for w in table]
+    found: list[list[str]] = []
+
+    def plain(words: list[str]) -> bool:
+        return all(w.isalpha() and w not in FILLER and w not in KEYWORD_STARTS for w in words)
+
+    for size in (1, 2):
+        if stems[size : size + len(own)] == own and plain(tokens[:size]):
+            found.append(tokens[: size + len(own)])
+    for start in range(len(tokens) - 3):
+        if tokens[start : start + 3] != ["one", "row", "per"]:
+            continue
+        end = start + 3
+        while end < len(tokens) and tokens[end].isalpha() and tokens[end] not in _PHRASE_ENDS | {"and", "or"}:
+            end += 1
+        noun = tokens[start + 3 : end]
+        if not noun or len(noun) > 4 or not plain(noun) or (end < len(tokens) and tokens[end] in ("and", "or")):
+            continue
+        found.append(noun)
+        if len(noun) > 2:
+            found.append([noun[0], noun[-1]])
+    return found
 
 
 def read_schema(cards: list[dict[str, Any]]) -> Schema:
@@ -101,6 +143,10 @@ def read_schema(cards: list[dict[str, Any]]) -> Schema:
         described = _short(str(card.get("description") or ""))
         if described:
             add(described, index, None)
+        columns = [[stem_word(w) for w in name_words(str(c["name"]))] for c in card.get("columns") or []]
+        for phrase in row_names(str(card.get("description") or ""), words):
+            if [stem_word(w) for w in phrase] not in columns:  # "one row per title": the title column, not a name
+                add(phrase, index, None)
         table_stem = " ".join(stem_word(w) for w in words)
         found: list[Column] = []
         for raw in card.get("columns") or []:
