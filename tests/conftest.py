@@ -22,6 +22,13 @@ from tests.world import World, build_world
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORES = [s for s in os.environ.get("DATADESK_TEST_STORES", "sqlite,postgres").split(",") if s]
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+# The job queue's own tables in a PostgreSQL store (jobs.pg), emptied with the store's between tests.
+PROCRASTINATE_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +55,7 @@ def postgres_store() -> Iterator[str]:
 
 def _truncate_postgres(url: str) -> None:
     engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    names = ", ".join([f'"{t.name}"' for t in Base.metadata.sorted_tables] + list(PROCRASTINATE_TABLES))
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -247,6 +247,18 @@ def test_integrations_and_sync_from_the_command_line(env: dict[str, str], tmp_pa
     )
     assert code == 1 and "DATADESK_SOURCES_DIR" in err
     assert [i["name"] for i in json.loads(run(env, "integrations", "list", "-w", "acme", "--json")[1])] == ["shop"]
+    # Schedules: set, shown, refused when not 5-field cron, cleared.
+    code, out, err = run(env, "integrations", "schedule", "shop", "0 3 * * *", "-w", "acme")
+    assert code == 0 and "syncs on '0 3 * * *' (UTC); next at" in out, err
+    listed = json.loads(run(env, "integrations", "list", "-w", "acme", "--json")[1])
+    assert listed[0]["schedule"] == "0 3 * * *" and "T03:00:00" in listed[0]["next_sync_at"]
+    code, _, err = run(env, "integrations", "schedule", "shop", "0 3 * *", "-w", "acme")
+    assert code == 1 and "has 4 fields; give 5" in err
+    code, _, err = run(env, "integrations", "schedule", "shop", "-w", "acme")
+    assert code == 1 and "or --clear" in err
+    code, out, err = run(env, "integrations", "schedule", "shop", "--clear", "-w", "acme")
+    assert code == 0 and "syncs only when asked" in out, err
+    assert json.loads(run(env, "integrations", "list", "-w", "acme", "--json")[1])[0]["schedule"] is None
 
 
 def test_init_with_a_secret_key_creates_a_new_home_for_the_embedded_store(tmp_path: Path) -> None:

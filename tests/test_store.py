@@ -102,3 +102,14 @@ def test_bulk_insert_writes_every_kind_of_value_as_an_insert_would(database_url:
                 k: v for k, v in row.items() if k != "workspace_id"
             }
     engine.dispose()
+
+
+def test_a_savepoint_as_the_first_write_rolls_back_with_its_transaction(sessions, world: World) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite a SAVEPOINT before any DML would open and, once released, commit a transaction of its own."""
+    with pytest.raises(RuntimeError), transaction(sessions, world.a.id) as session:
+        assert session.scalars(select(Team.name)).all()  # a read first, as services do
+        with session.begin_nested():
+            session.add(Team(name="ghost"))
+        raise RuntimeError("the request fails afterwards")
+    with transaction(sessions, world.a.id) as session:
+        assert "ghost" not in session.scalars(select(Team.name)).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,7 +153,13 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker", help="Serve only: run no jobs (syncs, schedules) here; `datadesk worker` processes run them."
+        ),
+    ] = False,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -162,10 +169,27 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the API and the web app."""
+    """Serve the API and the web app; unless --no-worker, also run jobs (syncs, schedules) in this process."""
     with open_store(migrate=True):
         pass
+    if no_worker:
+        os.environ["DATADESK_RUN_JOBS"] = "false"  # read by each server process's settings
     _run_server(host, port, workers, forwarded_allow_ips)
+
+
+@app.command()
+@clean_errors
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Syncs run at once.")] = 2,
+) -> None:
+    """Run jobs: syncs asked for by any server, schedules, the prompt purge; stops on SIGINT or SIGTERM."""
+    from datadesk.catalog.sync import this_worker
+    from datadesk.jobs import worker as jobs_worker
+
+    with open_store(migrate=True) as sessions:
+        settings = load_settings()
+        out.print(f"datadesk worker {this_worker()} runs jobs, {concurrency} at once; Ctrl+C stops it.")
+        jobs_worker.run(sessions, settings, concurrency=concurrency)
 
 
 # On SIGTERM the server stops accepting, gives open requests this long, then stops its syncs (catalog.workers).
@@ -483,10 +507,40 @@ def integrations_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None
                 "team_ids": t,
                 "config": integrations.masked_config(settings.secret_key, i),
                 "last_synced_at": i.last_synced_at.isoformat() if i.last_synced_at else None,
+                "schedule": i.schedule,
+                "next_sync_at": i.next_sync_at.isoformat() if i.next_sync_at else None,
             }
             for i, t in rows
         ]
-    _print_rows(data, ["id", "name", "type", "last_synced_at"], as_json)
+    _print_rows(data, ["id", "name", "type", "last_synced_at", "schedule", "next_sync_at"], as_json)
+
+
+@integrations_app.command("schedule")
+@clean_errors
+def integrations_schedule(
+    name: Annotated[str, typer.Argument(help="Integration name.")],
+    workspace: WorkspaceOpt,
+    cron: Annotated[
+        str | None, typer.Argument(help='5-field cron expression in UTC, e.g. "0 3 * * *"; leave out with --clear.')
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the schedule.")] = False,
+) -> None:
+    """Sync an integration on a schedule (workers fire it), or --clear it."""
+    from datadesk.catalog import integrations
+
+    if clear == (cron is not None):
+        fail('Give a cron expression such as "0 3 * * *", or --clear.')
+    settings = load_settings()
+    with as_operator(workspace) as (session, caller):
+        integration_id = integrations.find_integration(session=session, caller=caller, name=name).id
+        updated = integrations.update_integration(
+            session=session, caller=caller, settings=settings, integration_id=integration_id, schedule=cron
+        )
+        if updated.schedule is None:
+            out.print(f"{name} syncs only when asked.")
+        else:
+            next_at = updated.next_sync_at.isoformat() if updated.next_sync_at else "?"
+            out.print(f"{name} syncs on {updated.schedule!r} (UTC); next at {next_at}.")
 
 
 @integrations_app.command("add")

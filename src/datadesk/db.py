@@ -161,6 +161,13 @@ def _take_write_lock(session: Session, _transaction: Any, connection: Connection
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _begin_before_savepoint(connection: Connection, _name: str) -> None:
+    # pysqlite begins a transaction only before a DML statement: a SAVEPOINT issued first would open one of its
+    # own, and releasing it would commit at once, out of reach of the outer transaction's rollback.
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, record: Any, *, busy_ms: int) -> None:
     # Search ranks by ln(popularity); not every SQLite build has its math functions.
     dbapi_connection.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
@@ -217,6 +224,7 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwarg
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_ms=int(busy_timeout * 1000)))
         event.listen(engine, "checkin", _restore_busy_timeout)
+        event.listen(engine, "savepoint", _begin_before_savepoint)
         event.listen(engine, "close", _Optimizer())
         return engine
     if url.startswith("postgresql://"):

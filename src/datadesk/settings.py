@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         gt=0,
         description="SQLite store: seconds a write waits for another one's write lock before answering 503 store_busy.",
     )
+    run_jobs: bool = Field(
+        default=True,
+        description="Whether `serve` also runs jobs (syncs, schedules, the prompt purge) in its own process; "
+        "`datadesk serve --no-worker` sets it false, and `datadesk worker` processes run them instead.",
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Comma-separated addresses or networks of the proxies trusted to set X-Forwarded-Proto "

@@ -27,7 +27,8 @@ SEARCH_OBJECTS = {
 
 def include_object(_obj: object, name: str | None, _type: str, _reflected: bool, _compare_to: object) -> bool:
     """Alembic filter: leave the hand-made search structures out of model comparisons."""
-    return not (name in SEARCH_OBJECTS or (name or "").startswith("resource_fts"))
+    # procrastinate's tables (PostgreSQL only) are its own, created from its schema (jobs.queue).
+    return not (name in SEARCH_OBJECTS or (name or "").startswith(("resource_fts", "procrastinate")))
 
 
 def alembic_config() -> Config:

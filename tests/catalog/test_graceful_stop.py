@@ -22,8 +22,9 @@ from sqlalchemy.orm import sessionmaker
 
 from datadesk.catalog import sync
 from datadesk.catalog.models import Resource, SyncRun
-from datadesk.catalog.workers import SyncWorkers
 from datadesk.db import StoreSession, make_engine, make_sessionmaker, transaction
+from datadesk.jobs import tasks
+from datadesk.jobs.local import LocalQueue
 from datadesk.settings import Settings
 from tests.catalog.helpers import add_integration
 from tests.catalog.sources import build_shop, execute
@@ -93,19 +94,30 @@ def test_a_stop_before_the_read_ends_the_sync_without_reading(
     assert _names(sessions, world) == set()
 
 
-def test_stopping_fails_queued_syncs_and_refuses_new_ones(
+def test_stopping_leaves_queued_syncs_queued_for_the_next_start(
     shop: tuple[Path, str], world: World, sessions: Sessions, settings: Settings
 ) -> None:
-    workers = SyncWorkers(sessions, settings, size=0)  # no threads: what is submitted stays queued
-    queued = _queue(sessions, world, shop[1])
-    workers.submit(world.a.id, queued)
-    workers.shutdown()
-    late = _queue(sessions, world, shop[1])
-    workers.submit(world.a.id, late)  # a request answered while stopping
+    stopping = LocalQueue(sessions, settings)
+    stopping.start()
+    stopping.shutdown()
+    with transaction(sessions, world.a.id) as session:  # a request answered while stopping
+        late, _ = tasks.queue_sync(session, world.a.caller("admin"), shop[1], trigger="api", defer=stopping.defer)
     with transaction(sessions, world.a.id) as session:
-        runs = {r.id: (r.status, r.error) for r in session.scalars(select(SyncRun))}
-    assert runs == {queued: ("failed", sync.NOT_STARTED), late: ("failed", sync.NOT_STARTED)}
-    assert _names(sessions, world) == set()
+        assert session.get_one(SyncRun, late.id).status == "queued"
+    restarted = LocalQueue(sessions, settings)
+    restarted.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with transaction(sessions, world.a.id) as session:
+                if session.get_one(SyncRun, late.id).status == "succeeded":
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the restarted worker did not run the queued sync")
+    finally:
+        restarted.shutdown()
+    assert _names(sessions, world)
 
 
 # --- a real `datadesk serve` and a real SIGTERM ----------------------------------------------
@@ -166,7 +178,10 @@ def _serve(env: dict[str, str], grace: float | None = None) -> Iterator[Served]:
     port = free_port()
     command = [DATADESK, "serve", "--port", str(port)]
     if grace is not None:  # the same command with a shorter grace period, so the sync surely outlasts it
-        setup = f"import datadesk.catalog.workers as w; w.SYNC_FINISH_SECONDS = {grace}; import datadesk.cli"
+        setup = (
+            f"import datadesk.jobs.local as w, datadesk.jobs.pg as p; w.SYNC_FINISH_SECONDS = {grace}; "
+            f"p.SHUTDOWN_GRACE_SECONDS = {grace}; import datadesk.cli"
+        )
         command = [sys.executable, "-c", f"{setup}; datadesk.cli.app(['serve', '--port', '{port}'])"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -227,6 +242,7 @@ def test_sigterm_during_a_sync_exits_with_the_sync_finished_or_rolled_back(home:
     status, error, count = _outcome(sessions, integration_id, run_id)
     print(f"run {status} ({error}), {count} resources")  # which of the two happened, for whoever reads -s
     assert (status, error, count) in {("succeeded", None, FULL), ("failed", sync.INTERRUPTED, 0)}, log
+    # the queued run is its job: nothing is failed as not started, nothing is lost
 
 
 def test_sigterm_interrupts_a_sync_that_outlasts_the_grace_period(home: Any, big_source: Path) -> None:
@@ -236,7 +252,13 @@ def test_sigterm_interrupts_a_sync_that_outlasts_the_grace_period(home: Any, big
         code, log = served.stop()
     assert code in ENDED, log
     assert _outcome(sessions, integration_id, run_id) == ("failed", sync.INTERRUPTED, 0), log
-    assert "interrupting the running syncs" in log
+    with transaction(sessions) as session:  # queued again, for the next worker
+        again = session.scalars(
+            select(SyncRun.status)
+            .where(SyncRun.integration_id == integration_id, SyncRun.id != run_id)
+            .execution_options(all_workspaces=True)
+        ).all()
+    assert again == ["queued"], log
 
 
 def test_sigterm_with_no_sync_running_exits_promptly(home: Any) -> None:

@@ -391,6 +391,7 @@ def test_the_migration_finds_the_siblings_of_a_catalog_synced_before_it(
 
     synced = siblings()
     assert len(synced) == len(jaffle.faces())
+    client.portal.call(app.state.jobs.stop)  # type: ignore[union-attr]  # as an operator stops the server to migrate
     config = store.alembic_config()
     try:
         with app.state.engine.begin() as connection:

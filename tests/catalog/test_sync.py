@@ -217,7 +217,7 @@ def test_a_restarted_process_with_the_same_host_and_pid_reaps_its_predecessors_r
     with transaction(sessions, world.a.id) as session:
         session.add(
             SyncRun(
-                integration_id=integration, status="queued", worker=sync_service.this_worker(), heartbeat_at=utcnow()
+                integration_id=integration, status="running", worker=sync_service.this_worker(), heartbeat_at=utcnow()
             )
         )
     with transaction(sessions) as session:

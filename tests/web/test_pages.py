@@ -310,3 +310,25 @@ def test_llm_audit_log_with_filters(client: TestClient, world: World, warehouse:
     assert mine.count("datadesk-local-1") >= 1
     assert "No requests match" in client.get("/admin/audit", params={"provider": "openai"}).text
     assert "YYYY-MM-DD" in client.get("/admin/audit", params={"since": "yesterday"}).text
+
+
+def test_admin_schedules_an_integration_from_its_page(client: TestClient, world: World, warehouse: Warehouse) -> None:
+    token = sign_in(client, world.a.admin)
+    url = f"/admin/integrations/{warehouse.integration_id}"
+    assert "syncs only when asked" in client.get(url).text
+    saved = client.post(f"{url}/schedule", data={"schedule": "30 2 * * 1", "csrf_token": token}, follow_redirects=False)
+    assert saved.status_code == 303
+    page = client.get(url).text
+    assert 'name="schedule" value="30 2 * * 1"' in page and "next sync" in page
+    refused = client.post(f"{url}/schedule", data={"schedule": "61 2 * * 1", "csrf_token": token})
+    assert refused.status_code == 400 and "is not a valid cron expression" in refused.text
+    body = client.get(f"/api/v1/integrations/{warehouse.integration_id}", headers=world.a.admin.headers).json()
+    assert body["schedule"] == "30 2 * * 1"
+    client.post(f"{url}/schedule", data={"schedule": "", "csrf_token": token}, follow_redirects=False)
+    assert (
+        client.get(f"/api/v1/integrations/{warehouse.integration_id}", headers=world.a.admin.headers).json()["schedule"]
+        is None
+    )
+    editor = sign_in(client, world.a.editor)
+    denied = client.post(f"{url}/schedule", data={"schedule": "0 3 * * *", "csrf_token": editor})
+    assert denied.status_code in (403, 404)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -15,6 +16,8 @@ from datadesk.access.policy import Action, require
 from datadesk.catalog import links
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationTeam, Resource
+from datadesk.catalog.schedule import check as check_schedule
+from datadesk.catalog.schedule import set_schedule
 from datadesk.connectors.base import ConnectionFailed, Connector
 from datadesk.connectors.registry import connector_for, mask_config
 from datadesk.connectors.sources import check_source
@@ -124,6 +127,12 @@ def team_ids_of(session: StoreSession, integration_id: str) -> list[str]:
     )
 
 
+class Keep(Enum):
+    """An update argument left as it is."""
+
+    KEEP = "keep"
+
+
 def create_integration(
     *,
     session: StoreSession,
@@ -133,10 +142,12 @@ def create_integration(
     type: str,
     config: dict[str, Any],
     team_ids: list[str],
+    schedule: str | None = None,
     test: bool = True,
 ) -> Integration:
     """Create an integration on an allowed source after a successful connection test; nothing is saved when it fails."""
     require(caller, Action.manage_integrations)
+    schedule = check_schedule(schedule)
     clean = check_config(type, config)
     check_source(settings, type, clean)
     team_ids = _check_teams(session, team_ids)
@@ -150,6 +161,7 @@ def create_integration(
         type=type,
         config_encrypted=crypto.encrypt(settings.secret_key, json.dumps(clean)),
     )
+    set_schedule(integration, schedule)
     session.add(integration)
     try:
         session.flush()
@@ -162,7 +174,13 @@ def create_integration(
         caller,
         "integration.create",
         integration.id,
-        after={"name": name, "type": type, "config": mask_config(type, clean), "team_ids": team_ids},
+        after={
+            "name": name,
+            "type": type,
+            "config": mask_config(type, clean),
+            "team_ids": team_ids,
+            "schedule": schedule,
+        },
     )
     session.flush()
     return integration
@@ -177,16 +195,20 @@ def update_integration(
     name: str | None = None,
     config: dict[str, Any] | None = None,
     team_ids: list[str] | None = None,
+    schedule: str | Keep | None = Keep.KEEP,
     test: bool = True,
 ) -> Integration:
-    """Rename, re-point or re-team an integration; a new config is checked and tested before anything changes."""
+    """Rename, re-point, re-team or re-schedule an integration; a new config is checked and tested first."""
     require(caller, Action.manage_integrations)
     integration = get_integration(session=session, caller=caller, integration_id=integration_id)
+    if not isinstance(schedule, Keep):
+        schedule = check_schedule(schedule)
     secret_key = settings.secret_key
     before = {
         "name": integration.name,
         "config": masked_config(secret_key, integration),
         "team_ids": team_ids_of(session, integration.id),
+        "schedule": integration.schedule,
     }
     clean: dict[str, str] | None = None
     if config is not None:
@@ -211,11 +233,14 @@ def update_integration(
             )
         session.flush()
         resource_teams.refresh_integration(session, caller.workspace_id, integration.id)
+    if not isinstance(schedule, Keep) and schedule != integration.schedule:
+        set_schedule(integration, schedule)
     integration.updated_at = utcnow()
     after = {
         "name": integration.name,
         "config": masked_config(secret_key, integration),
         "team_ids": team_ids_of(session, integration.id),
+        "schedule": integration.schedule,
     }
     audit.record(session, caller, "integration.update", integration.id, before=before, after=after)
     return integration

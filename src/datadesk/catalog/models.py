@@ -25,6 +25,8 @@ class Integration(WorkspaceScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    schedule: Mapped[str | None] = mapped_column(String(100), default=None)  # 5-field cron, UTC (jobs.schedules)
+    next_sync_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
 
 class IntegrationTeam(WorkspaceScoped, Base):
@@ -59,6 +61,7 @@ class SyncRun(WorkspaceScoped, Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     requested_by: Mapped[str | None] = mapped_column(String(32), default=None)
     worker: Mapped[str] = mapped_column(String(300), default="")  # host:pid of the process that runs it
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")  # manual, schedule, api
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

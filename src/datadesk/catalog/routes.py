@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from datadesk.catalog import integrations, schemas, service, sync
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog.models import Integration, Resource, SyncRun
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
+from datadesk.jobs import tasks
 
 router = APIRouter()
 
@@ -23,6 +24,8 @@ def _integration_out(integration: Integration, team_ids: list[str], secret_key: 
         config=integrations.masked_config(secret_key, integration),
         created_at=integration.created_at,
         last_synced_at=integration.last_synced_at,
+        schedule=integration.schedule,
+        next_sync_at=integration.next_sync_at,
     )
 
 
@@ -44,6 +47,7 @@ def create_integration(
         type=body.type,
         config=body.config,
         team_ids=body.team_ids,
+        schedule=body.schedule,
     )
     return _integration_out(integration, integrations.team_ids_of(session, integration.id), settings.secret_key)
 
@@ -68,6 +72,7 @@ def update_integration(
         name=body.name,
         config=body.config,
         team_ids=body.team_ids,
+        schedule=body.schedule if "schedule" in body.model_fields_set else integrations.Keep.KEEP,
     )
     return _integration_out(integration, integrations.team_ids_of(session, integration.id), settings.secret_key)
 
@@ -85,13 +90,8 @@ def _run_out(run: SyncRun) -> schemas.SyncRunOut:
 
 
 @router.post("/integrations/{integration_id}/sync", status_code=status.HTTP_202_ACCEPTED, tags=["integrations"])
-def start_sync(
-    integration_id: str, request: Request, background: BackgroundTasks, session: SessionDep, caller: CallerDep
-) -> schemas.SyncRunOut:
-    run, created = sync.request_sync(session=session, caller=caller, integration_id=integration_id)
-    if created:
-        # Runs after the request's transaction commits, on the app's sync workers.
-        background.add_task(request.app.state.start_sync, caller.workspace_id, run.id)
+def start_sync(integration_id: str, request: Request, session: SessionDep, caller: CallerDep) -> schemas.SyncRunOut:
+    run, _ = tasks.queue_sync(session, caller, integration_id, trigger="api", defer=request.app.state.defer_sync)
     return _run_out(run)
 
 

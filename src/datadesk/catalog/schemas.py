@@ -23,12 +23,16 @@ class IntegrationIn(In):
     type: IntegrationType
     config: dict[str, str]
     team_ids: list[str] = []
+    schedule: str | None = Field(default=None, max_length=100, description="5-field cron expression in UTC.")
 
 
 class IntegrationPatch(In):
     name: Name | None = None
     config: dict[str, str] | None = None
     team_ids: list[str] | None = None
+    schedule: str | None = Field(
+        default=None, max_length=100, description="5-field cron expression in UTC; null clears it; absent keeps it."
+    )
 
 
 class IntegrationOut(BaseModel):
@@ -39,6 +43,8 @@ class IntegrationOut(BaseModel):
     config: dict[str, str] = {}
     created_at: datetime | None = None
     last_synced_at: datetime | None = None
+    schedule: str | None = None
+    next_sync_at: datetime | None = None
 
 
 class IntegrationList(BaseModel):
@@ -51,6 +57,8 @@ class SyncRunOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     stats: dict[str, Any]
     error: str | None
+    trigger: Literal["manual", "schedule", "api"]
+    worker: str
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

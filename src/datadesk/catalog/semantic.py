@@ -234,7 +234,11 @@ def refresh_integration(
         parts = []
         for start in range(0, len(texts), PROGRESS_CHUNK):
             if progress is not None:
-                progress(start, len(texts), "embedding cards for semantic search")
+                try:
+                    progress(start, len(texts), "embedding cards for semantic search")
+                except Exception:  # the worker is stopping: the sync stands, the next one embeds what is left
+                    log.info("embedding stopped: %d cards of integration %s left", len(texts) - start, integration_id)
+                    return 0
             parts.append(model.embed(texts[start : start + PROGRESS_CHUNK]))
         vectors = np.concatenate(parts)
         with transaction(sessions, workspace_id) as session:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,13 +42,20 @@ from datadesk.identity.models import Membership, Team, User
 from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk.sync")
-STALE_AFTER = timedelta(seconds=120)
+STALE_AFTER = timedelta(seconds=45)  # a running run beats every HEARTBEAT_SECONDS
 HEARTBEAT_SECONDS = 5.0
 CHUNK = 500
 WRITE_CHUNK = 5000
-INTERRUPTED = "Interrupted: the server stopped before the sync finished; nothing was applied."
-NOT_STARTED = "Interrupted: the server stopped before the sync started; nothing was applied."
+INTERRUPTED = "Interrupted: the worker stopped before the sync finished; nothing was applied. It was queued again."
+WORKER_STOPPED = "The worker running this sync stopped before it finished; nothing was applied. It runs again."
+TRIGGERS = ("manual", "schedule", "api")
 _table = cast(Table, Resource.__table__)
+
+
+class Stop(Protocol):
+    """Asked between steps of a sync: once set, the sync ends there, rolled back (a threading.Event is one)."""
+
+    def is_set(self) -> bool: ...
 
 
 class Interrupted(Exception):
@@ -82,21 +89,40 @@ def this_worker() -> str:
 # --- queueing and reaping ---------------------------------------------------------------------
 
 
-def request_sync(*, session: StoreSession, caller: Caller, integration_id: str) -> tuple[SyncRun, bool]:
+def request_sync(
+    *, session: StoreSession, caller: Caller, integration_id: str, trigger: str = "manual"
+) -> tuple[SyncRun, bool]:
     """Queue a sync, or return the one already queued or running (and False)."""
     require(caller, Action.manage_integrations)
     get_integration(session=session, caller=caller, integration_id=integration_id)
     reap_stale(session)
+    return queue_run(
+        session,
+        workspace_id=caller.workspace_id,
+        integration_id=integration_id,
+        trigger=trigger,
+        requested_by=caller.user_id,
+    )
+
+
+def queue_run(
+    session: StoreSession, *, workspace_id: str, integration_id: str, trigger: str, requested_by: str | None = None
+) -> tuple[SyncRun, bool]:
+    """A new queued run of the integration, or the one already queued or running (and False); no access check.
+
+    The run names no worker until one claims it, so whichever process queued it may stop meanwhile.
+    """
     active = _active_run(session, integration_id)
     if active is not None:
         return active, False
     now = utcnow()
     run = SyncRun(
-        workspace_id=caller.workspace_id,
+        workspace_id=workspace_id,
         integration_id=integration_id,
         status="queued",
-        requested_by=caller.user_id,
-        worker=this_worker(),
+        trigger=trigger,
+        requested_by=requested_by,
+        worker="",
         heartbeat_at=now,
         created_at=now,
         stats={},
@@ -157,22 +183,23 @@ def _alive(worker: str) -> bool | None:
 
 
 def reap_stale(session: StoreSession, *, at_start: bool = False) -> int:
-    """Mark failed the runs whose process died (same host) or stopped beating (any host).
+    """Mark failed the running runs whose worker died (same host) or stopped beating (any host).
 
     at_start: this process has just started, so a run recorded under its own host:pid is a previous
     process's (a restarted container is pid 1 again): dead, not alive. A running run whose heartbeat
     stopped is reaped even when a process of that pid lives: a live worker beats every few seconds.
+    Queued runs are left alone: their job waits on the queue whichever process queued them (jobs).
     """
     now = utcnow()
     reaped = 0
     me = this_worker()
-    active = select(SyncRun).where(SyncRun.status.in_(("queued", "running"))).execution_options(all_workspaces=True)
-    for run in session.scalars(active):
+    running = select(SyncRun).where(SyncRun.status == "running").execution_options(all_workspaces=True)
+    for run in session.scalars(running):
         alive = False if at_start and run.worker == me else _alive(run.worker)
         stale = run.heartbeat_at is None or now - run.heartbeat_at > STALE_AFTER
-        if alive is False or (stale and (alive is None or run.status == "running")):
+        if alive is False or stale:
             run.status = "failed"
-            run.error = "The server process running this sync stopped before it finished; nothing was applied."
+            run.error = WORKER_STOPPED
             run.finished_at = now
             reaped += 1
     if reaped:
@@ -190,7 +217,7 @@ def execute(
     workspace_id: str,
     run_id: str,
     progress: Progress = no_progress,
-    stop: threading.Event | None = None,
+    stop: Stop | None = None,
 ) -> SyncRun:
     """Claim a queued run and carry it out; the run ends succeeded or failed, never half-applied.
 
@@ -252,7 +279,7 @@ def execute(
     return run
 
 
-def _stoppable(progress: Progress, stop: threading.Event) -> Progress:
+def _stoppable(progress: Progress, stop: Stop) -> Progress:
     """Progress that raises Interrupted once `stop` is set; connectors and apply() report between steps."""
 
     def checked(done: int, total: int, what: str) -> None:
@@ -261,17 +288,6 @@ def _stoppable(progress: Progress, stop: threading.Event) -> Progress:
         progress(done, total, what)
 
     return checked
-
-
-def cancel_queued(sessions: sessionmaker[StoreSession], *, workspace_id: str, run_id: str) -> None:
-    """Fail a run that has not started because the server is stopping (a running one is left alone)."""
-    with transaction(sessions, workspace_id) as session:
-        session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == run_id, SyncRun.status == "queued")
-            .values(status="failed", error=NOT_STARTED, finished_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
 
 
 class _Heartbeat:
@@ -644,7 +660,7 @@ def run_now(
 ) -> tuple[SyncRun, bool]:
     """Queue and run a sync in this thread (the CLI); (run, False) when one was already active elsewhere."""
     with transaction(sessions, caller.workspace_id) as session:
-        run, created = request_sync(session=session, caller=caller, integration_id=integration_id)
+        run, created = request_sync(session=session, caller=caller, integration_id=integration_id, trigger="manual")
         run_id = run.id
     if not created:
         return run, False

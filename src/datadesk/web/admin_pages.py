@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -26,6 +26,7 @@ from datadesk.deps import SessionDep, SettingsDep
 from datadesk.errors import DomainError, Invalid
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role, TeamVisibility
+from datadesk.jobs import tasks
 from datadesk.sql import permissions
 from datadesk.sql import settings as sql_settings
 from datadesk.web.render import is_htmx, render, see_other, split_words
@@ -333,6 +334,26 @@ def integration_page(
     return _integration_page(request, session, caller, settings.secret_key, integration_id, notice=notice)
 
 
+@router.post("/integrations/{integration_id}/schedule")
+def set_integration_schedule(
+    request: Request,
+    integration_id: str,
+    session: SessionDep,
+    caller: IntegrationsAdmin,
+    settings: SettingsDep,
+    schedule: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    error = _attempt(
+        session,
+        lambda: integrations.update_integration(
+            session=session, caller=caller, settings=settings, integration_id=integration_id, schedule=schedule
+        ),
+    )
+    if error:
+        return _integration_page(request, session, caller, settings.secret_key, integration_id, error=error)
+    return see_other(request, f"/admin/integrations/{integration_id}?saved=1#sync")
+
+
 @router.post("/integrations/{integration_id}/teams")
 def set_integration_teams(
     request: Request,
@@ -378,13 +399,8 @@ def set_permissions(
 
 
 @router.post("/integrations/{integration_id}/sync")
-def start_sync(
-    request: Request, integration_id: str, background: BackgroundTasks, session: SessionDep, caller: IntegrationsAdmin
-) -> Response:
-    run, created = sync.request_sync(session=session, caller=caller, integration_id=integration_id)
-    if created:
-        # Runs after this request's transaction commits, on the app's sync workers (as the API does).
-        background.add_task(request.app.state.start_sync, caller.workspace_id, run.id)
+def start_sync(request: Request, integration_id: str, session: SessionDep, caller: IntegrationsAdmin) -> Response:
+    run, _ = tasks.queue_sync(session, caller, integration_id, trigger="manual", defer=request.app.state.defer_sync)
     if is_htmx(request):
         return render(request, "admin/_sync_run.html", {"i_id": integration_id, "run": run})
     return see_other(request, f"/admin/integrations/{integration_id}#sync")
