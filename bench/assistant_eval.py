@@ -233,7 +233,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def report(console: Console, verdicts: list[Verdict], show_failures: bool) -> None:
+def report(console: Console, verdicts: list[Verdict], show_failures: bool, slowest: int = 0) -> None:
     by_intent: dict[str, list[Verdict]] = defaultdict(list)
     for verdict in verdicts:
         by_intent[verdict.question["intent"]].append(verdict)
@@ -257,6 +257,10 @@ def report(console: Console, verdicts: list[Verdict], show_failures: bool) -> No
         f"ask latency: p50 {percentile(seconds, 0.5) * 1000:.0f} ms, p95 {percentile(seconds, 0.95) * 1000:.0f} ms, "
         f"mean {statistics.mean(seconds) * 1000:.0f} ms over {len(seconds)} questions"
     )
+    for verdict in sorted(verdicts, key=lambda v: -v.reply.seconds)[:slowest]:
+        q = verdict.question
+        line = f"  {verdict.reply.seconds * 1000:.0f} ms {q['id']} [{q['intent']}]: {q['question']}"
+        console.print(line, markup=False)
     errors = [v for v in verdicts if v.reply.error]
     if errors:
         console.print(f"asks that ended in an error: {len(errors)} ({sorted({v.reply.error for v in errors})})")
@@ -280,6 +284,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="the demo workspace only, its questions only")
     parser.add_argument("--slice", action="store_true", help="only the questions marked for the test slice")
     parser.add_argument("--show-failures", action="store_true", help="print each failed question with its answer")
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest questions")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     args = parser.parse_args()
     console = Console()
@@ -292,7 +297,7 @@ def main() -> None:
     with build(args.data, small=args.small, progress=console) as world:
         console.print(f"world built in {time.perf_counter() - started:.1f} s; asking {len(questions)} questions")
         verdicts = evaluate(world, questions)
-    report(console, verdicts, args.show_failures)
+    report(console, verdicts, args.show_failures, args.slowest)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,16 @@ def main() -> None:
         env = {**os.environ, "DATADESK_HOME": str(root / "home"), "DATADESK_SECRET_KEY": SECRET}
         env.update({"DATADESK_DATABASE_URL": url, "DATADESK_SOURCES_DIR": str(sources)})
         subprocess.run(
-            [DATADESK, "init", "-w", "acme", "--admin-email", "a@acme.com", "--admin-password", "bench-pw-123"],
+            [
+                DATADESK,
+                "init",
+                "--workspace",
+                "acme",
+                "--admin-email",
+                "a@acme.com",
+                "--admin-password",
+                "bench-pw-123",
+            ],
             env=env,
             check=True,
             capture_output=True,

@@ -484,11 +484,12 @@ def _sqlite_type(kind: type | None) -> str:
 # --- DuckDB -----------------------------------------------------------------------------------------
 
 
-def _run_duckdb(url: URL, sql: str, collector: _Collector, timeout_s: float, *, builtins_only: bool) -> _Fetched:
-    """Run in a child process (see duckdb_child): DuckDB's memory for huge values is not the server's."""
-    if not url.database or url.database == ":memory:":
-        raise SqlError("A DuckDB integration needs a database file.")
-    child = subprocess.Popen(
+_spare_lock = threading.Lock()
+_spare: subprocess.Popen[str] | None = None
+
+
+def _spawn_duckdb_child() -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "datadesk.sql.duckdb_child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -496,6 +497,27 @@ def _run_duckdb(url: URL, sql: str, collector: _Collector, timeout_s: float, *, 
         text=True,
         encoding="utf-8",
     )
+
+
+def _duckdb_child() -> subprocess.Popen[str]:
+    """A child for one query: the spare, which started (and imported DuckDB) while no query waited, if alive.
+
+    Each query takes the spare and leaves a new one starting, so it does not wait ~0.1 s for an interpreter.
+    The spare holds nothing until it is given a query; it ends when this process does (its stdin closes).
+    """
+    global _spare
+    with _spare_lock:
+        child, _spare = _spare, _spawn_duckdb_child()
+    if child is None or child.poll() is not None:
+        child = _spawn_duckdb_child()
+    return child
+
+
+def _run_duckdb(url: URL, sql: str, collector: _Collector, timeout_s: float, *, builtins_only: bool) -> _Fetched:
+    """Run in a child process (see duckdb_child): DuckDB's memory for huge values is not the server's."""
+    if not url.database or url.database == ":memory:":
+        raise SqlError("A DuckDB integration needs a database file.")
+    child = _duckdb_child()
     assert child.stdin is not None and child.stdout is not None
     stdout = child.stdout
     watchdog = _Watchdog(timeout_s, child.kill)
