@@ -363,8 +363,11 @@ def test_a_sync_rechecks_its_source(
     before = _resources(sessions, world.a.id)
     with sqlite3.connect(shop) as conn:  # the source changes: a permitted sync would write
         conn.execute("CREATE TABLE refunds (id INTEGER)")
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    client.portal.call(jobs.stop)  # type: ignore[union-attr]  # the moved app's worker alone runs this sync
     with TestClient(moved_app, raise_server_exceptions=False) as moved:
         run = sync(moved, world.a.admin, integration["id"])
+    client.portal.call(jobs.start)  # type: ignore[union-attr]
     assert run["status"] == "failed" and run["error"] == FILE_REFUSED
     assert run["stats"]["created"] == run["stats"]["updated"] == run["stats"]["deleted"] == 0
     assert _resources(sessions, world.a.id) == before

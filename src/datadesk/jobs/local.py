@@ -71,8 +71,11 @@ class LocalQueue:
 
     def start(self) -> None:
         """Start running jobs: those already queued in the store first, then ticking."""
-        with self._lock:
+        with self._lock:  # a stopped queue may start again
             self._running = True
+            self._closed.clear()
+            self._interrupt.clear()
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
         try:
             tasks.purge(self._sessions)
         except Exception:
