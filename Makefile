@@ -17,7 +17,7 @@ demo: $(STAMP)
 	DATADESK_HOME=$${DATADESK_HOME:-$(DATADESK_DEMO_HOME)} $(BIN)/datadesk demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
