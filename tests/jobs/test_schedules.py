@@ -38,7 +38,12 @@ def _schedule(sessions: Sessions, integration_id: str, cron: str | None, next_at
 def test_check_keeps_five_field_cron_and_refuses_the_rest() -> None:
     assert check("  0   3 * * * ") == "0 3 * * *"
     assert check(None) is None and check("   ") is None
-    for bad, says in (("0 3 * * * *", "has 6 fields"), ("61 * * * *", "not a valid cron"), ("daily", "has 1 fields")):
+    for bad, says in (
+        ("0 3 * * * *", "has 6 fields"),
+        ("61 * * * *", "not a valid cron"),
+        ("daily", "has 1 fields"),
+        ("0 0 31 2 *", "never fires"),
+    ):
         with pytest.raises(InvalidSchedule, match=says):
             check(bad)
     assert next_tick("0 3 * * *", T0) == datetime(2099, 12, 7, 3, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from datadesk.catalog.models import Integration
 from datadesk.db import utcnow
@@ -32,6 +32,10 @@ def check(expression: str | None) -> str | None:
         )
     if not croniter.is_valid(text):
         raise InvalidSchedule(f"The schedule {expression!r} is not a valid cron expression; e.g. {EXAMPLE}.")
+    try:
+        next_tick(text, utcnow())
+    except (CroniterError, ValueError):  # valid fields that name no date, such as 31 February
+        raise InvalidSchedule(f"The schedule {expression!r} never fires; e.g. {EXAMPLE}.") from None
     return text
 
 
