@@ -37,6 +37,17 @@ class ForeignKey:
     ref_columns: list[str]
 
 
+@dataclass(frozen=True)
+class ColumnEdge:
+    """One column-level lineage edge read from a view's or a dbt model's SQL (connectors.lineage)."""
+
+    column: str  # output column of the table holding the edge; "" for a filter edge, which bears on the whole table
+    source: tuple[str, str]  # (schema, name) of the table read, in the same source
+    source_column: str
+    kind: str = "value"  # value: the column's value is computed from it | filter: it decides which rows (join, where)
+    source_id: str = ""  # dbt unique_id of the table read, when known (names can be ambiguous there)
+
+
 @dataclass
 class TableMeta:
     """A table-like thing: table, view, materialized view, or a dbt model/source/seed/snapshot."""
@@ -63,6 +74,9 @@ class TableMeta:
     upstream_ids: list[str] = field(default_factory=list)
     # For dbt: the data tests attached to it, as "test(column)" or "test" (e.g. "unique(customer_id)").
     tests: list[str] = field(default_factory=list)
+    compiled: str = ""  # dbt: compiled_code, the SQL lineage is read from (raw Jinja is not SQL)
+    column_lineage: list[ColumnEdge] = field(default_factory=list)
+    lineage_unparsed: bool = False  # its SQL could not be read for column lineage
 
 
 @dataclass
@@ -85,6 +99,7 @@ class Snapshot:
     schemas: dict[str, str] = field(default_factory=dict)  # name -> description
     tables: list[TableMeta] = field(default_factory=list)
     dashboards: list[DashboardMeta] = field(default_factory=list)
+    dialect: str = ""  # sqlglot dialect the source's SQL is written in (postgres, mysql, sqlite, duckdb, ...)
 
 
 class ConnectionFailed(Exception):

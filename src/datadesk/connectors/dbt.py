@@ -79,6 +79,7 @@ class DbtConnector:
             schemas={table.schema: "" for table in sorted(tables.values(), key=lambda t: t.schema)},
             tables=list(tables.values()),
             dashboards=dashboards,
+            dialect=_dialect(manifest),
         )
         progress(4, PHASES, f"{len(dashboards)} exposures")
         return snapshot
@@ -149,6 +150,7 @@ def _node_table(uid: str, node: Json, built: Json | None) -> TableMeta:
         description=node.get("description") or "",
         columns=_columns(node.get("columns") or {}, built),
         definition=node.get("raw_code") or node.get("raw_sql") or "",
+        compiled=node.get("compiled_code") or node.get("compiled_sql") or "",
         tags=_tags(node),
         owner=_owner(node.get("meta"), config.get("meta")),
         properties=properties,
@@ -285,6 +287,31 @@ def _exposure(uid: str, exposure: Json, tables: dict[str, TableMeta]) -> Dashboa
         unique_id=uid,
         upstream_ids=upstream_ids,
     )
+
+
+# dbt adapter types whose SQL sqlglot reads under another dialect name.
+ADAPTER_DIALECTS = {
+    "postgres": "postgres",
+    "redshift": "redshift",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "duckdb": "duckdb",
+    "databricks": "databricks",
+    "spark": "spark",
+    "trino": "trino",
+    "mysql": "mysql",
+    "sqlite": "sqlite",
+    "sqlserver": "tsql",
+    "fabric": "tsql",
+    "athena": "athena",
+    "clickhouse": "clickhouse",
+    "oracle": "oracle",
+}
+
+
+def _dialect(manifest: Json) -> str:
+    adapter = str((manifest.get("metadata") or {}).get("adapter_type") or "")
+    return ADAPTER_DIALECTS.get(adapter, "")
 
 
 def _project_name(manifest: Json) -> str:

@@ -73,7 +73,7 @@ class DuckDBConnector:
 
     def _read(self, conn: duckdb.DuckDBPyConnection, progress: Progress) -> Snapshot:
         database = next(self._rows(conn, "SELECT current_database()"))[0]
-        snapshot = Snapshot(database=database)
+        snapshot = Snapshot(database=database, dialect="duckdb")
         snapshot.schemas = {name: comment for name, comment in self._rows(conn, SCHEMAS_SQL)}
         progress(1, PHASES, "schemas")
 

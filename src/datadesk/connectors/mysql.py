@@ -64,7 +64,7 @@ class MySQLConnector:
             where, params = "= %s", (self.url.database,)
         else:
             where, params = f"NOT IN ({', '.join(['%s'] * len(SYSTEM_SCHEMAS))})", SYSTEM_SCHEMAS
-        snapshot = Snapshot(database=self.url.database or self.url.host or "mysql")
+        snapshot = Snapshot(database=self.url.database or self.url.host or "mysql", dialect="mysql")
         # SELECT * because only MariaDB has SCHEMA_COMMENT.
         for row in self._rows(conn, f"SELECT * FROM information_schema.SCHEMATA WHERE SCHEMA_NAME {where}", params):
             snapshot.schemas[row["SCHEMA_NAME"]] = row.get("SCHEMA_COMMENT") or ""

@@ -124,7 +124,7 @@ class PostgresConnector:
     def read(self, progress: Progress = no_progress) -> Snapshot:
         """Read schemas, relations, keys, columns and view lineage."""
         with self._connect() as conn:
-            snapshot = Snapshot(database=self.url.database or "")
+            snapshot = Snapshot(database=self.url.database or "", dialect="postgres")
             snapshot.schemas = {name: comment for name, comment in self._rows(conn, SCHEMAS_SQL)}
             progress(1, PHASES, "schemas")
 

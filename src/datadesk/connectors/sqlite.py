@@ -52,7 +52,7 @@ class SQLiteConnector:
     def read(self, progress: Progress = no_progress) -> Snapshot:
         """Read tables, views, columns, keys, row estimates and view lineage."""
         with closing(self._connect()) as conn:
-            snapshot = Snapshot(database=self.path.stem, schemas={SCHEMA: ""})
+            snapshot = Snapshot(database=self.path.stem, schemas={SCHEMA: ""}, dialect="sqlite")
             tables: dict[str, TableMeta] = {}
             for kind, name, sql in self._rows(conn, OBJECTS_SQL):
                 table = TableMeta(schema=SCHEMA, name=name, kind=kind, definition=sql if kind == "view" else "")
