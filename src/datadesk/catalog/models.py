@@ -220,6 +220,9 @@ class Lineage(WorkspaceScoped, Base):
         String(32), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     origin: Mapped[str] = mapped_column(String(16), default="sync")  # sync | dbt_link | curated
+    # reads: an asset reads another | value: a column computed from another | filter: a column deciding which
+    # rows a table holds (its downstream is the table); see connectors.lineage.
+    kind: Mapped[str] = mapped_column(String(8), default="reads", server_default="reads")
 
 
 class SearchTerm(WorkspaceScoped, Base):
