@@ -67,6 +67,7 @@ class TableRef:
     name: str
     qualified_name: str
     team: int  # index into Catalog.team_ids
+    column_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -405,8 +406,21 @@ def _table(
         columns.append((cid, column))
         if rng.random() < 0.01:
             catalog.columns.append((cid, team))
+    catalog.tables[-1].column_ids = [cid for cid, _ in columns]
+    _column_lineage(writer, random.Random(t), upstream, catalog.tables[-1])
     if rng.random() < 1 / 8:
         _dbt_face(writer, catalog, tid, name, qualified, columns[:3], dbt, view=bool(view))
+
+
+def _column_lineage(writer: _Writer, rng: random.Random, upstream: list[TableRef], table: TableRef) -> None:
+    """Each column computed from a column upstream, and one upstream column filtering the table (own rng:
+    the catalog drawn by the main one stays the same)."""
+    sources = [u for u in upstream if u.column_ids]
+    if not sources:
+        return
+    for cid in table.column_ids:
+        writer.add(Lineage, upstream_id=rng.choice(rng.choice(sources).column_ids), downstream_id=cid, origin="sync")
+    writer.add(Lineage, upstream_id=sources[0].column_ids[0], downstream_id=table.id, origin="sync", kind="filter")
 
 
 def _dbt_face(

@@ -11,7 +11,7 @@ committed transaction like a request (authentication itself not timed):
     list            catalog.service.list_resources, first page of 50, and cursor pages (walking on)
     list popular    the home page's list: 15 most popular tables
     search          catalog.search.search with mixed queries (words, table names, typos, unfinished words)
-    lineage d3      catalog.service.lineage, depth 3, of tables the viewer sees
+    lineage d3      catalog.lineage_graph.graph, depth 3, of tables the viewer sees
     ask (local)     ai.assistant.ask with the local provider: retrieval, tools, cards, answer, prompt and audit
 
     .venv/bin/python bench/scale.py --resources 20000,100000,1000000 --store sqlite|postgres [--repeat N]
@@ -42,7 +42,7 @@ from tests.dbs import fresh_pg_database
 from datadesk.access.caller import Caller
 from datadesk.ai import assistant
 from datadesk.ai import settings as ai_settings
-from datadesk.catalog import service
+from datadesk.catalog import lineage_graph, service
 from datadesk.catalog.search import search
 from datadesk.db import StoreSession, transaction
 from datadesk.identity import service as identity
@@ -168,7 +168,7 @@ def measure(catalog: Catalog, settings: Settings, repeat: int, route_seconds: fl
             session=s, caller=caller, type="table", order_by="popularity", limit=15
         ),
         "search": lambda s, i: search(session=s, caller=caller, q=searches[i], limit=20),
-        "lineage d3": lambda s, i: service.lineage(session=s, caller=caller, resource_id=walks[i], depth=3),
+        "lineage d3": lambda s, i: lineage_graph.graph(session=s, caller=caller, resource_id=walks[i], depth=3),
         "ask (local)": lambda s, i: ask(s, asks[i]),
     }
     results: dict[str, Timings] = {}

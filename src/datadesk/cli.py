@@ -552,12 +552,17 @@ def integrations_add(
     url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the database.")] = None,
     manifest: Annotated[str | None, typer.Option(help="dbt manifest.json path.")] = None,
     catalog: Annotated[str | None, typer.Option(help="dbt catalog.json path.")] = None,
+    run_results: Annotated[str | None, typer.Option(help="dbt run_results.json path (tests' last results).")] = None,
     team: Annotated[list[str] | None, typer.Option(help="Team that sees it (repeat for several).")] = None,
 ) -> None:
     """Add an integration after testing the connection."""
     from datadesk.catalog import integrations
 
-    config = {"url": url} if type != "dbt" else {"manifest_path": manifest, "catalog_path": catalog}
+    config = (
+        {"url": url}
+        if type != "dbt"
+        else {"manifest_path": manifest, "catalog_path": catalog, "run_results_path": run_results}
+    )
     settings = load_settings()
     with as_operator(workspace) as (session, caller):
         team_ids = [identity.find_team(session=session, caller=caller, name=t).id for t in team or []]
@@ -614,6 +619,8 @@ def sync_command(
         f"Synced {name}: {stats.get('created', 0)} created, {stats.get('updated', 0)} updated, "
         f"{stats.get('deleted', 0)} deleted, {stats.get('unchanged', 0)} unchanged."
     )
+    if stats.get("usage"):  # why the source's statement history could not be read (catalog.usage)
+        out.print(str(stats["usage"]))
 
 
 # --- prompts ----------------------------------------------------------------------------------

@@ -66,7 +66,11 @@ def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: C
             settings=settings,
             name="acme_analytics (dbt)",
             type="dbt",
-            config={"manifest_path": str(files.manifest_path), "catalog_path": str(files.catalog_path)},
+            config={
+                "manifest_path": str(files.manifest_path),
+                "catalog_path": str(files.catalog_path),
+                "run_results_path": str(files.run_results_path),
+            },
             team_ids=[],
         ).id
     for integration_id, label in ((dwh, "warehouse"), (dbt, "dbt project")):

@@ -28,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from datadesk import store
 from datadesk.access.caller import Caller
 from datadesk.access.visibility import visible_resources
-from datadesk.catalog import search, siblings
+from datadesk.catalog import lineage_graph, search, siblings
 from datadesk.catalog import service as catalog
 from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession, analyze, make_engine, make_sessionmaker, transaction
@@ -297,10 +297,10 @@ HOT: dict[str, Callable[[StoreSession, Store], Any]] = {
     "search question": lambda db, s: search.search(
         session=db, caller=s.viewer, q="which payments were refunded", any_words=True, limit=40
     ),
-    "lineage depth 3": lambda db, s: catalog.lineage(
+    "lineage depth 3": lambda db, s: lineage_graph.graph(
         session=db, caller=s.viewer, resource_id=_pick(s, s.catalog.tables), depth=3
     ),
-    "lineage of a dbt model": lambda db, s: catalog.lineage(
+    "lineage of a dbt model": lambda db, s: lineage_graph.graph(
         session=db, caller=s.viewer, resource_id=_pick(s, s.catalog.models), depth=3
     ),
     "sibling faces": lambda db, s: siblings.faces(db, s.catalog.tables[:100] + s.catalog.models[:20]),

@@ -70,6 +70,9 @@ class Jaffle:
         return [n for n in self.nodes.values() if n["id"] in linked or n.get("parent_id") in linked]
 
 
+SEMANTIC = ("semantic_model", "metric")
+
+
 @pytest.fixture
 def jaffle(client: TestClient, world: World, tmp_path: Path) -> Jaffle:
     """The jaffle-shop warehouse seen by Finance only, and its dbt project given to everyone."""
@@ -187,10 +190,8 @@ def test_changing_either_faces_teams_hides_or_reveals_the_node(
     assert status(client, a.editor, f"/resources/{jaffle.tables['jaffle.main.orders']['id']}") == 200
     # the lineage known only through the dbt project is no longer walked for Finance; admins still walk it
     orders = jaffle.tables["jaffle.main.orders"]["id"]
-    assert client.get(f"/api/v1/resources/{orders}/lineage", headers=a.editor.headers).json() == {
-        "upstream": [],
-        "downstream": [],
-    }
+    walked = client.get(f"/api/v1/resources/{orders}/lineage", headers=a.editor.headers).json()
+    assert (walked["upstream"], walked["downstream"], walked["edges"]) == ([], [], [])
     assert client.get(f"/api/v1/resources/{orders}/lineage", headers=a.admin.headers).json()["upstream"]
     # a re-sync of either side changes nothing of this
     for integration in (jaffle.dwh, jaffle.dbt):
@@ -262,7 +263,10 @@ def test_lineage_collapses_siblings_and_lists_each_hop_once(client: TestClient, 
     orders = jaffle.tables["jaffle.main.orders"]
     first = client.get(f"/api/v1/resources/{orders['id']}/lineage", headers=admin.headers).json()
     assert {r["qualified_name"] for r in first["upstream"]} == {"jaffle.main.stg_orders", "jaffle.main.order_items"}
-    assert {r["qualified_name"] for r in first["downstream"]} == {"jaffle.main.customers"}
+    assert {r["qualified_name"] for r in first["downstream"]} == {
+        "jaffle.main.customers",
+        "semantic_model.jaffle_shop.orders",
+    }
     # the same asset seen from its model: the same lineage
     model = jaffle.nodes["model.jaffle_shop.orders"]
     assert client.get(f"/api/v1/resources/{model['id']}/lineage", headers=admin.headers).json() == first
@@ -386,8 +390,11 @@ def test_the_migration_finds_the_siblings_of_a_catalog_synced_before_it(
 ) -> None:
     def siblings() -> dict[str, tuple[str | None, str | None]]:
         with transaction(app.state.sessions, world.a.id) as session:
-            rows = session.execute(select(Resource.id, Resource.sibling_id, Resource.gate_id))
-            return {rid: (sibling, gate) for rid, sibling, gate in rows if gate is not None}
+            # Semantic models and metrics came after that migration: faces of tables only.
+            rows = session.execute(select(Resource.id, Resource.sibling_id, Resource.gate_id, Resource.type))
+            return {
+                rid: (sibling, gate) for rid, sibling, gate, kind in rows if gate is not None and kind not in SEMANTIC
+            }
 
     synced = siblings()
     assert len(synced) == len(jaffle.faces())
@@ -450,3 +457,28 @@ def test_on_the_demo_mark_sees_no_face_of_finances_tables(client: TestClient, ap
     # the pii of finance.accounts is the dbt source's too
     source = get(client, admin, nodes["source.acme_analytics.finance.accounts"]["id"])
     assert "pii" in source["tags"] and "pii" in column(source, "billing_email")["tags"]
+
+
+def test_semantic_models_and_metrics_are_gated_like_the_tables_they_read(
+    client: TestClient, world: World, jaffle: Jaffle
+) -> None:
+    a = world.a
+    semantic = jaffle.nodes["semantic_model.jaffle_shop.orders"]
+    metric = jaffle.nodes["metric.jaffle_shop.order_total"]
+    assert semantic["type"] == "semantic_model" and metric["type"] == "metric"
+    for rid in (semantic["id"], metric["id"]):
+        assert status(client, a.editor, f"/resources/{rid}") == 200  # Finance sees the warehouse's tables
+        assert status(client, a.viewer, f"/resources/{rid}") == 404  # Marketing does not: nor their measures
+    found = {
+        h["id"]
+        for h in client.get("/api/v1/search", params={"q": "order total"}, headers=a.viewer.headers).json()["results"]
+    }
+    assert not found & {semantic["id"], metric["id"]}
+    # given to Marketing too, the warehouse's tables open the semantic layer on them
+    response = client.patch(
+        f"/api/v1/integrations/{jaffle.dwh['id']}",
+        json={"team_ids": [a.teams["Finance"], a.teams["Marketing"]]},
+        headers=a.admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert status(client, a.viewer, f"/resources/{metric['id']}") == 200

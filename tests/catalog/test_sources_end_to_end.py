@@ -120,7 +120,8 @@ def test_dbt_nodes_are_linked_to_the_warehouse_tables_they_build(
         f"/api/v1/resources/{raw_table['id']}/lineage", params={"depth": 3}, headers=world.a.viewer.headers
     ).json()["downstream"]
     assert "jaffle.main.stg_customers" in {r["qualified_name"] for r in downstream}
-    assert not {r["id"] for r in downstream} & {n["id"] for n in nodes.values()}
+    # dbt faces of warehouse tables are never named (semantic models and metrics have no warehouse face)
+    assert not {r["id"] for r in downstream} & {n["id"] for n in nodes.values() if n["type"] in ("table", "view")}
     # re-syncing either side keeps the links and changes nothing
     for integration in (dwh, dbt):
         stats = sync(client, world.a.admin, integration["id"])["stats"]

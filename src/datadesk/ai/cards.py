@@ -16,8 +16,8 @@ from sqlalchemy import select
 from datadesk.access import grants
 from datadesk.access.caller import Caller
 from datadesk.ai import egress
+from datadesk.catalog import lineage_graph, siblings
 from datadesk.catalog import service as catalog
-from datadesk.catalog import siblings
 from datadesk.catalog.models import Integration, Resource
 from datadesk.db import StoreSession
 
@@ -39,7 +39,7 @@ def build(
     """A card for each resource, in order; `lineage` says which get their direct upstream and downstream."""
     details = catalog.details(session, caller, resources)
     wanted = [d.resource for d in details if lineage is True or (callable(lineage) and lineage(d.resource))]
-    near = catalog.neighbours(session, caller, wanted)
+    near = lineage_graph.direct(session, caller, wanted)
     # Neighbours and linked resources are named only when their own tags let them leave.
     named = [r.id for up, down in near.values() for r in up + down] + [x.id for d in details for x in d.links]
     tags = siblings.asset_tags(session, named)

@@ -19,6 +19,7 @@ from typing import Any
 
 from datadesk.access.grants import is_sensitive
 from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ToolCall, ToolSpec
+from datadesk.catalog import lineage_graph
 from datadesk.catalog.models import Resource
 from datadesk.catalog.service import DBT_FACTS, Detail
 from datadesk.sql.runner import strip_literals
@@ -209,6 +210,64 @@ def cards_output(cards: Sequence[dict[str, Any]], note: str = "") -> ToolOutput:
     if not cards:
         return ToolOutput("No matching resources in the catalog.")
     return ToolOutput(fence(cards, note), [c["id"] for c in cards])
+
+
+LINEAGE_BRIEF = ("id", "type", "name", "qualified_name", "description")
+LINEAGE_DESCRIPTION_LIMIT = 200
+
+
+def lineage_output(
+    found: lineage_graph.Graph,
+    details: Sequence[Detail],
+    policy: Policy,
+    depth: int,
+    filters: Sequence[tuple[Resource, Sequence[Resource | None]]] = (),
+) -> ToolOutput:
+    """A lineage graph as brief cards and edges; what may not leave becomes a hidden node, never named.
+
+    `filters`: per table on the upstream side, the columns deciding its rows (None: one the caller cannot see).
+    """
+    briefs: dict[str, dict[str, Any]] = {}
+    for detail in details:
+        full = card(detail, policy)
+        if full is not None:
+            brief = {key: full[key] for key in LINEAGE_BRIEF if key in full}
+            if "description" in brief:
+                brief["description"] = clip(brief["description"], LINEAGE_DESCRIPTION_LIMIT)
+            briefs[full["id"]] = brief
+    if found.start.id not in briefs:
+        return not_found_output()
+    shown = lineage_graph.withheld(found, set(briefs))
+
+    def node(n: lineage_graph.Node) -> dict[str, Any]:
+        if n.resource is None:
+            return {"id": n.key, "hidden": True, "depth": n.depth}
+        return {**briefs[n.key], "depth": n.depth}
+
+    item: dict[str, Any] = {
+        **briefs[found.start.id],
+        "depth": depth,
+        "upstream": [node(n) for n in shown.upstream],
+        "downstream": [node(n) for n in shown.downstream],
+        "edges": [{"from": e.source, "to": e.target, "kind": e.kind, "depth": e.depth} for e in shown.edges],
+    }
+    sent = [found.start.id, *(n.key for n in [*shown.upstream, *shown.downstream] if n.resource is not None)]
+    row_filters = []
+    for table, columns in filters:
+        if table.id not in briefs or not columns:
+            continue  # a table that may not leave is not described, its filters neither
+        named = [c.id for c in columns if c is not None and c.id in briefs]
+        entry: dict[str, Any] = {
+            "table": {key: briefs[table.id][key] for key in ("id", "type", "name", "qualified_name")},
+            "filtered_by": [{key: briefs[c][key] for key in ("id", "name", "qualified_name")} for c in named],
+        }
+        if len(named) < len(columns):
+            entry["hidden_filters"] = len(columns) - len(named)
+        row_filters.append(entry)
+        sent += [table.id, *named]
+    if row_filters:
+        item["row_filters"] = row_filters
+    return ToolOutput(fence([item], "lineage"), list(dict.fromkeys(sent)))
 
 
 def not_found_output() -> ToolOutput:

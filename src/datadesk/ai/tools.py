@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from datadesk.access import grants
 from datadesk.access.caller import Caller
 from datadesk.ai import cards, egress
 from datadesk.ai.providers.base import ToolCall, ToolSpec
+from datadesk.catalog import lineage_graph, siblings
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
-from datadesk.catalog.models import RESOURCE_TYPES
+from datadesk.catalog.models import RESOURCE_TYPES, Lineage, Resource
 from datadesk.db import StoreSession
-from datadesk.errors import DomainError, NotFound
+from datadesk.errors import DomainError, Invalid, NotFound
 from datadesk.identity import service as identity
 from datadesk.settings import Settings
 from datadesk.sql import service as sql_service
@@ -59,6 +63,23 @@ LIST_RESOURCES = ToolSpec(
         "additionalProperties": False,
     },
 )
+GET_LINEAGE = ToolSpec(
+    "get_lineage",
+    "Get what a table, view, dbt model, dashboard or column is built or computed from (upstream) and what is "
+    "built from it (downstream), hop by hop up to `depth` hops. Edges say how: `value` (read or computed from) "
+    "or `filter` (a column deciding which rows a table holds); `row_filters` names the columns that filter the "
+    "rows of the tables upstream. Steps the person may not see are nodes marked hidden, with no name.",
+    {
+        "type": "object",
+        "properties": {
+            "resource_id": {"type": "string", "description": "A resource id (a column's, or its table's)."},
+            "column": {"type": "string", "description": "A column of that table to start from, by name."},
+            "depth": {"type": "integer", "minimum": 1, "maximum": lineage_graph.MAX_DEPTH},
+        },
+        "required": ["resource_id"],
+        "additionalProperties": False,
+    },
+)
 RUN_SQL = ToolSpec(
     "run_sql",
     "Run one read-only SQL SELECT on an integration (use the integration_id shown on tables). The rows are shown "
@@ -71,6 +92,10 @@ RUN_SQL = ToolSpec(
         "additionalProperties": False,
     },
 )
+
+
+MAX_FILTERED_TABLES = 20  # tables whose row filters get_lineage looks up
+MAX_FILTERS = 20  # filter columns named per table
 
 
 @dataclass
@@ -100,7 +125,7 @@ class ToolContext:
 def offered(session: StoreSession, caller: Caller, run_sql_enabled: bool) -> tuple[list[ToolSpec], bool]:
     """The tools offered to the model; run_sql only with Run SQL on and query access somewhere."""
     allowed = grants.run_sql_offered(session, caller, run_sql_enabled=run_sql_enabled)
-    base = [SEARCH_CATALOG, GET_RESOURCE, LIST_RESOURCES]
+    base = [SEARCH_CATALOG, GET_RESOURCE, LIST_RESOURCES, GET_LINEAGE]
     return ([*base, RUN_SQL] if allowed else base), allowed
 
 
@@ -138,6 +163,97 @@ def _get(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:
     resource = catalog.get_visible(ctx.session, ctx.caller, str(args["resource_id"]))
     cards = cards_for(ctx, [resource], with_lineage=True)
     return egress.cards_output(cards) if cards else egress.not_found_output()
+
+
+def _lineage(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:
+    depth = args.get("depth", 1)
+    if depth is None:
+        depth = 1
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= lineage_graph.MAX_DEPTH:
+        raise Invalid("depth must be a whole number from one to five.")  # digits would be stripped as literals
+    start = catalog.get_visible(ctx.session, ctx.caller, str(args["resource_id"]))
+    if args.get("column"):
+        start = _column(ctx, start, str(args["column"]))
+    found = lineage_graph.graph(session=ctx.session, caller=ctx.caller, resource_id=start.id, depth=depth)
+    # Which rows a table holds is decided by filter columns, which no upstream walk reaches (a filter edge
+    # ends at a table): they are looked up here and named apart.
+    upstream = [found.start, *(n.resource for n in found.upstream if n.resource is not None)]
+    # A table's own filters; a column's table's, and those of the tables its value passes through.
+    tables = _tables_of(ctx, [r for r in upstream if r is found.start or r.type == "column"])
+    filters = _row_filters(ctx, tables)
+    named = [r for rs in filters.values() for r in rs if r is not None]
+    downstream = [n.resource for n in found.downstream if n.resource is not None]
+    resources = list({r.id: r for r in [*upstream, *downstream, *tables, *named]}.values())
+    details = catalog.details(ctx.session, ctx.caller, resources, with_columns=False)
+    return egress.lineage_output(found, details, ctx.policy, depth, [(t, filters.get(t.id, [])) for t in tables])
+
+
+def _column(ctx: ToolContext, table: Resource, name: str) -> Resource:
+    """The visible column of that name in a table or view (its exact name first, then any case)."""
+    if table.type == "column" and table.name.lower() == name.strip().lower():
+        return table
+    [detail] = catalog.details(ctx.session, ctx.caller, [table])
+    columns = [c for c, _ in detail.columns or []]
+    found = next((c for c in columns if c.name == name.strip()), None)
+    found = found or next((c for c in columns if c.name.lower() == name.strip().lower()), None)
+    if found is None:
+        raise NotFound("No such column.")
+    return found
+
+
+def _tables_of(ctx: ToolContext, resources: Sequence[Resource]) -> list[Resource]:
+    """The tables and views among the resources and the tables of its columns, each once, in order."""
+    ids = [r.id if r.type in ("table", "view") else r.parent_id for r in resources if r.type != "dashboard"]
+    wanted = list(dict.fromkeys(i for i in ids if i))[:MAX_FILTERED_TABLES]
+    return [r for r in catalog.visible_many(ctx.session, ctx.caller, wanted) if r.type in ("table", "view")]
+
+
+def _row_filters(ctx: ToolContext, tables: Sequence[Resource]) -> dict[str, list[Resource | None]]:
+    """Per table, the columns whose filter edges decide its rows: the face the caller sees, or None when
+    the caller sees no face of that column (a hidden filter, counted but never named). As in the lineage
+    graph, an edge counts only from a face the caller sees, or from any face of a wholly hidden column."""
+    if not tables:
+        return {}
+    faces = siblings.faces(ctx.session, [t.id for t in tables])
+    table_of: dict[str, str] = {}
+    for table in tables:
+        for face in [table.id, *faces.get(table.id, [])]:
+            table_of.setdefault(face, table.id)
+    seen = [r.id for r in catalog.visible_many(ctx.session, ctx.caller, list(table_of))]
+    rows = ctx.session.execute(
+        select(Lineage.upstream_id, Lineage.downstream_id)
+        .where(
+            Lineage.downstream_id.in_(seen),
+            Lineage.kind == "filter",
+            Lineage.workspace_id == ctx.caller.workspace_id,
+        )
+        .order_by(Lineage.downstream_id, Lineage.upstream_id)
+    ).all()
+    columns = {
+        r.id: r
+        for r in ctx.session.scalars(
+            select(Resource).where(
+                Resource.id.in_(sorted({up for up, _ in rows})),
+                Resource.workspace_id == ctx.caller.workspace_id,
+                Resource.deleted_at.is_(None),
+            )
+        )
+    }
+    anchors = {cid: c.sibling_id or c.id for cid, c in columns.items()}
+    others = siblings.faces(ctx.session, sorted(set(anchors.values())))
+    every = {a: [a, *others.get(a, [])] for a in set(anchors.values())}
+    visible = {r.id: r for r in catalog.visible_many(ctx.session, ctx.caller, [f for fs in every.values() for f in fs])}
+    found: dict[str, dict[str, Resource | None]] = defaultdict(dict)
+    for up, down in rows:
+        if up not in anchors:
+            continue
+        shown = siblings.ordered([visible[f] for f in every[anchors[up]] if f in visible])
+        if shown and up not in visible:
+            continue  # what an invisible face says is not shown when the column is seen through another
+        picked = found[table_of[down]]
+        if len(picked) < MAX_FILTERS:
+            picked[anchors[up]] = shown[0] if shown else None
+    return {table: list(picked.values()) for table, picked in found.items()}
 
 
 def _list(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:
@@ -209,5 +325,6 @@ _HANDLERS: dict[str, Callable[[ToolContext, dict[str, Any]], egress.ToolOutput]]
     "search_catalog": _search,
     "get_resource": _get,
     "list_resources": _list,
+    "get_lineage": _lineage,
     "run_sql": _run_sql,
 }

@@ -20,7 +20,7 @@ from datadesk.catalog.schedule import check as check_schedule
 from datadesk.catalog.schedule import set_schedule
 from datadesk.connectors.base import ConnectionFailed, Connector
 from datadesk.connectors.registry import connector_for, mask_config
-from datadesk.connectors.sources import check_source
+from datadesk.connectors.sources import DBT_PATHS, check_source
 from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound
 from datadesk.identity import audit
@@ -42,7 +42,7 @@ def check_config(type: str, config: dict[str, Any]) -> dict[str, str]:
     missing = [k for k in required if not config.get(k)]
     if missing:
         raise Invalid(f"A {type} integration needs {', '.join(missing)} in its config.", code="invalid_config")
-    allowed = {"url"} if type != "dbt" else {"manifest_path", "catalog_path"}
+    allowed = {"url"} if type != "dbt" else set(DBT_PATHS)
     unknown = sorted(set(config) - allowed)
     if unknown:
         raise Invalid(f"Unknown config keys: {', '.join(unknown)}.", code="invalid_config")

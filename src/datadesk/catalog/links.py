@@ -17,6 +17,9 @@ from datadesk.catalog.models import Integration, Lineage, Resource
 from datadesk.db import StoreSession
 
 TABLE_TYPES = ("table", "view")
+SEMANTIC_TYPES = ("semantic_model", "metric")
+# The gate of what stands over tables seen by different Teams: no Team's resource, so admins alone see it.
+ADMINS_ONLY = "admins-only"
 CHUNK = 500
 _table = cast(Table, Resource.__table__)
 
@@ -60,8 +63,39 @@ def relink_dbt(session: StoreSession, workspace_id: str) -> int:
                 for u, d in sorted(wanted)
             ],
         )
-    _write_siblings(session, _siblings(session, table_of))
+    plan = _siblings(session, table_of)
+    plan.update(_semantic_gates(session, table_of))
+    _write_siblings(session, plan)
     return len(wanted)
+
+
+def _semantic_gates(session: StoreSession, table_of: dict[str, str]) -> dict[str, tuple[str | None, str]]:
+    """A semantic model names its model's columns, and a metric its measures: each is gated like what it reads.
+
+    One gate for all it reads: that gate; several different ones: admins only, as no one rule says who sees all.
+    """
+    query = select(Resource.id, Resource.type).where(Resource.type.in_(SEMANTIC_TYPES), Resource.deleted_at.is_(None))
+    layer = {rid: kind for rid, kind in session.execute(query)}
+    reads: dict[str, set[str]] = defaultdict(set)
+    ids = sorted(layer)
+    for start in range(0, len(ids), CHUNK):
+        for up, down in session.execute(
+            select(Lineage.upstream_id, Lineage.downstream_id).where(
+                Lineage.downstream_id.in_(ids[start : start + CHUNK]), Lineage.origin == "sync"
+            )
+        ):
+            reads[down].add(up)
+    gates: dict[str, str] = {}
+    for _ in range(len(layer) + 1):  # metrics built on metrics: until nothing changes
+        changed = False
+        for rid in ids:
+            found = {gates.get(up) or table_of.get(up) for up in reads[rid]} - {None}
+            gate = found.pop() if len(found) == 1 else ADMINS_ONLY if found else None
+            if gate is not None and gates.get(rid) != gate:
+                gates[rid], changed = gate, True
+        if not changed:
+            break
+    return {rid: (None, gate) for rid, gate in gates.items()}
 
 
 def _siblings(session: StoreSession, table_of: dict[str, str]) -> dict[str, tuple[str | None, str]]:

@@ -10,7 +10,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
 
-RESOURCE_TYPES = ("database", "schema", "table", "view", "column", "dashboard", "document", "glossary_term")
+RESOURCE_TYPES = (
+    "database",
+    "schema",
+    "table",
+    "view",
+    "column",
+    "dashboard",
+    "metric",  # a dbt metric (its kind: simple, ratio, derived, cumulative, conversion)
+    "semantic_model",  # a dbt semantic model: entities, measures and dimensions on one model
+    "document",
+    "glossary_term",
+)
 INTEGRATION_TYPES = ("postgres", "mysql", "sqlite", "duckdb", "dbt")
 
 
@@ -220,9 +231,9 @@ class Lineage(WorkspaceScoped, Base):
         String(32), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     origin: Mapped[str] = mapped_column(String(16), default="sync")  # sync | dbt_link | curated
-    # reads: an asset reads another | value: a column computed from another | filter: a column deciding which
-    # rows a table holds (its downstream is the table); see connectors.lineage.
-    kind: Mapped[str] = mapped_column(String(8), default="reads", server_default="reads")
+    # value: an asset reads another, or a column is computed from another | filter: a column deciding which
+    # rows a table holds (its downstream is that table); see connectors.lineage.
+    kind: Mapped[str] = mapped_column(String(8), default="value", server_default="value")
 
 
 class SearchTerm(WorkspaceScoped, Base):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from datadesk.catalog import integrations, schemas, service, sync
+from datadesk.catalog import integrations, lineage_graph, schemas, service, sync, usage
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog.models import Integration, Resource, SyncRun
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
@@ -198,7 +198,11 @@ def create_resource(body: schemas.ResourceIn, session: SessionDep, caller: Calle
 
 @router.get("/resources/{resource_id}", tags=["catalog"])
 def get_resource(resource_id: str, session: SessionDep, caller: CallerDep) -> schemas.ResourceOut:
-    return resource_out(service.get_detail(session=session, caller=caller, resource_id=resource_id))
+    detail = service.get_detail(session=session, caller=caller, resource_id=resource_id)
+    out = resource_out(detail)
+    used = usage.shown(session=session, resource=detail.resource)
+    out.usage = schemas.UsageOut(**used.as_dict()) if used is not None else None
+    return out
 
 
 @router.patch("/resources/{resource_id}", tags=["catalog"])
@@ -220,8 +224,22 @@ def update_resource(
 def get_lineage(
     resource_id: str, session: SessionDep, caller: CallerDep, depth: Annotated[int, Query(ge=1, le=5)] = 1
 ) -> schemas.Lineage:
-    upstream, downstream = service.lineage(session=session, caller=caller, resource_id=resource_id, depth=depth)
-    return schemas.Lineage(upstream=[_summary(r) for r in upstream], downstream=[_summary(r) for r in downstream])
+    found = lineage_graph.graph(session=session, caller=caller, resource_id=resource_id, depth=depth)
+    return schemas.Lineage(
+        resource=_summary(found.start),
+        upstream=[_node(n) for n in found.upstream],
+        downstream=[_node(n) for n in found.downstream],
+        edges=[schemas.LineageEdge(from_=e.source, to=e.target, kind=e.kind, depth=e.depth) for e in found.edges],
+    )
+
+
+def _node(node: lineage_graph.Node) -> schemas.LineageNode:
+    r = node.resource
+    if r is None:
+        return schemas.LineageNode(
+            id=node.key, type="hidden", name="", qualified_name="", depth=node.depth, hidden=True
+        )
+    return schemas.LineageNode(id=r.id, type=r.type, name=r.name, qualified_name=r.qualified_name, depth=node.depth)
 
 
 @router.get("/search", tags=["catalog"])

@@ -96,6 +96,19 @@ class ResourceSummary(BaseModel):
     qualified_name: str
 
 
+class UsageOut(BaseModel):
+    """A table's use in the last 30 days: counts only (catalog.usage)."""
+
+    source: str | None  # pg_stat_statements | performance_schema; None when the source's history is not read
+    queries_30d: int | None
+    users_30d: int | None
+    since: datetime | None
+    window: str
+    datadesk_queries_30d: int
+    datadesk_users_30d: int
+    note: str = ""
+
+
 class ResourceOut(BaseModel):
     id: str
     type: str
@@ -120,6 +133,7 @@ class ResourceOut(BaseModel):
     linked_from: list[ResourceSummary] = []
     # The other faces of this asset: a warehouse table's dbt model/seed/snapshot/source, or a node's table.
     siblings: list[ResourceSummary] = []
+    usage: UsageOut | None = None  # tables and views, in GET /resources/{id} only
 
 
 class ResourcePage(BaseModel):
@@ -160,6 +174,28 @@ class SearchResults(BaseModel):
     results: list[SearchHit]
 
 
+class LineageNode(BaseModel):
+    """A node of a lineage graph; `hidden`: the caller sees none of it (id "hidden-N", no name or type)."""
+
+    id: str
+    type: str
+    name: str
+    qualified_name: str
+    depth: int
+    hidden: bool = False
+
+
+class LineageEdge(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    kind: str  # value | filter
+    depth: int
+
+
 class Lineage(BaseModel):
-    upstream: list[ResourceSummary]
-    downstream: list[ResourceSummary]
+    resource: ResourceSummary
+    upstream: list[LineageNode]
+    downstream: list[LineageNode]
+    edges: list[LineageEdge]

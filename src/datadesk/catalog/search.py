@@ -62,6 +62,8 @@ TYPE_BOOST = {
     "glossary_term": 0.8,
     "document": 0.6,
     "dashboard": 0.6,
+    "metric": 0.6,
+    "semantic_model": 0.4,
     "schema": 0.2,
     "database": 0.2,
     "column": 0.0,

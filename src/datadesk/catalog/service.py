@@ -18,7 +18,6 @@ from datadesk.access.visibility import visible_resources, walkable_scope_keys
 from datadesk.catalog import search, semantic, siblings
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.models import (
-    Lineage,
     Resource,
     ResourceLink,
     ResourceOwner,
@@ -30,7 +29,6 @@ from datadesk.errors import Invalid, NotFound
 from datadesk.identity.models import Membership, Team, User
 
 MAX_PAGE = 500
-MAX_LINEAGE_DEPTH = 5
 CHUNK = siblings.CHUNK
 
 
@@ -365,96 +363,6 @@ def _tagged(session: StoreSession, caller: Caller, tag: str) -> ColumnElement[bo
         .correlate(Resource)
     )
     return exists(union_all(own, faces))
-
-
-def lineage(
-    *, session: StoreSession, caller: Caller, resource_id: str, depth: int = 1
-) -> tuple[list[Resource], list[Resource]]:
-    """Visible assets upstream and downstream, up to `depth` hops through visible resources only.
-
-    Siblings are one node: the walk starts from the asset's warehouse face, follows the edges of every
-    face the caller sees, and names each asset reached once, by its warehouse face.
-    """
-    require(caller, Action.read_workspace)
-    start = _assets(session, caller, [get_visible(session, caller, resource_id)])[0]
-    depth = max(1, min(depth, MAX_LINEAGE_DEPTH))
-    return (
-        _walk(session, caller, [start.id], depth, upstream=True)[start.id],
-        _walk(session, caller, [start.id], depth, upstream=False)[start.id],
-    )
-
-
-def neighbours(
-    session: StoreSession, caller: Caller, resources: Sequence[Resource]
-) -> dict[str, tuple[list[Resource], list[Resource]]]:
-    """Direct lineage (upstream, downstream) of several visible resources, in a constant number of queries."""
-    if not resources:
-        return {}
-    starts = _assets(session, caller, resources)
-    ids = sorted({a.id for a in starts})
-    up = _walk(session, caller, ids, 1, upstream=True)
-    down = _walk(session, caller, ids, 1, upstream=False)
-    return {r.id: (up[a.id], down[a.id]) for r, a in zip(resources, starts, strict=True)}
-
-
-def _assets(session: StoreSession, caller: Caller, resources: Sequence[Resource]) -> list[Resource]:
-    """The face standing for each resource's asset: its warehouse sibling when it has one the caller sees."""
-    anchors = {
-        r.id: r for r in visible_many(session, caller, sorted({r.sibling_id for r in resources if r.sibling_id}))
-    }
-    return [anchors.get(r.sibling_id or "", r) for r in resources]
-
-
-def _walk(
-    session: StoreSession, caller: Caller, starts: list[str], depth: int, *, upstream: bool
-) -> dict[str, list[Resource]]:
-    """Assets reached from each start within `depth` hops; one round of queries per hop, for all starts at once."""
-    seen: dict[str, dict[str, Resource]] = {s: {} for s in starts}
-    frontiers: dict[str, list[str]] = {s: [s] for s in starts}
-    for _ in range(depth):
-        step = _step(session, caller, sorted({a for f in frontiers.values() for a in f}), upstream=upstream)
-        if not step:
-            break
-        for start in starts:
-            reached = sorted(
-                (pair for a in frontiers[start] for pair in step.get(a, [])), key=lambda p: p[0].qualified_name
-            )
-            frontiers[start] = []
-            for _face, asset in reached:
-                if asset.id not in seen[start] and asset.id != start:
-                    seen[start][asset.id] = asset
-                    frontiers[start].append(asset.id)
-    return {s: list(seen[s].values()) for s in starts}
-
-
-def _step(
-    session: StoreSession, caller: Caller, frontier: list[str], *, upstream: bool
-) -> dict[str, list[tuple[Resource, Resource]]]:
-    """One hop from each asset in `frontier`: (face reached, its asset) pairs, through visible faces only."""
-    if not frontier:
-        return {}
-    near, far = (
-        (Lineage.upstream_id, Lineage.downstream_id) if upstream else (Lineage.downstream_id, Lineage.upstream_id)
-    )
-    faces = siblings.faces(session, frontier)
-    shown = {r.id for r in visible_many(session, caller, sorted({f for fs in faces.values() for f in fs}))}
-    asset_of = {f: a for a, fs in faces.items() for f in fs if f in shown}
-    asset_of.update({a: a for a in frontier})
-    sides = sorted(asset_of)
-    rows: list[tuple[str, Resource]] = []
-    for i in range(0, len(sides), CHUNK):
-        query = (
-            select(far, Resource)
-            .join(Lineage, near == Resource.id)
-            .where(far.in_(sides[i : i + CHUNK]), visible_resources(caller))
-        )
-        rows += [(side, resource) for side, resource in session.execute(query)]
-    anchors = {r.sibling_id for _, r in rows if r.sibling_id is not None}
-    assets = {r.id: r for r in visible_many(session, caller, sorted(anchors))}
-    result: dict[str, list[tuple[Resource, Resource]]] = defaultdict(list)
-    for side, resource in rows:
-        result[asset_of[side]].append((resource, assets.get(resource.sibling_id or "", resource)))
-    return result
 
 
 # --- documenting ------------------------------------------------------------------------------

@@ -57,8 +57,10 @@ class Planned:
 @dataclass
 class Plan:
     resources: list[Planned]  # parents before children
-    edges: set[tuple[str, str]]  # (upstream external id, downstream external id)
+    edges: set[tuple[str, str]]  # (upstream external id, downstream external id): an asset reads another
     relations: dict[str, tuple[str, str, str]]  # dbt node external id -> warehouse relation
+    # (upstream column, downstream column or table, kind): column lineage read from SQL (connectors.lineage)
+    column_edges: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 def _table_type(table: TableMeta) -> str:
@@ -176,7 +178,32 @@ def plan(snapshot: Snapshot) -> Plan:
         )
         for upstream_ext in _upstream(dashboard.upstream_ids, dashboard.upstream, by_uid, by_name):
             edges.add((upstream_ext, ext))
-    return Plan(resources, edges, relations)
+    column_edges = _column_edges(snapshot.tables, table_ext, by_uid, by_name)
+    _plan_semantic_layer_and_tests(snapshot, db_ext, by_uid, resources, edges)
+    return Plan(resources, edges, relations, column_edges)
+
+
+def _column_edges(
+    tables: list[TableMeta], table_ext: dict[int, str], by_uid: dict[str, str], by_name: dict[tuple[str, str], str]
+) -> set[tuple[str, str, str]]:
+    """Column edges by external id; an edge naming a column the catalog does not hold is dropped."""
+    columns = {(table_ext[i], c.name.lower()): c.name for i, table in enumerate(tables) for c in table.columns}
+    result: set[tuple[str, str, str]] = set()
+    for index, table in enumerate(tables):
+        ext = table_ext[index]
+        for edge in table.column_lineage:
+            source = by_uid.get(edge.source_id) if edge.source_id else by_name.get(edge.source)
+            up = columns.get((source or "", edge.source_column.lower()))
+            if source is None or up is None:
+                continue
+            if edge.column:
+                down = columns.get((ext, edge.column.lower()))
+                if down is None:
+                    continue
+                result.add((f"{source}/{up}", f"{ext}/{down}", edge.kind))
+            else:
+                result.add((f"{source}/{up}", ext, edge.kind))
+    return result
 
 
 def _upstream(
@@ -186,3 +213,59 @@ def _upstream(
     if ids:
         return [by_uid[i] for i in ids if i in by_uid]
     return [by_name[n] for n in names if n in by_name]
+
+
+def _plan_semantic_layer_and_tests(
+    snapshot: Snapshot, db_ext: str, by_uid: dict[str, str], resources: list[Planned], edges: set[tuple[str, str]]
+) -> None:
+    """dbt semantic models and metrics, children of the project's database like exposures, read from what they are
+    built on; and each data test with its last result on the table and the column it tests."""
+    ext_of = dict(by_uid)
+    for item in snapshot.metrics:
+        ext_of[item.unique_id] = f"{item.kind}:{item.unique_id or item.name}"
+    for item in snapshot.metrics:
+        ext = f"{item.kind}:{item.unique_id or item.name}"
+        resources.append(
+            Planned(
+                ext,
+                item.kind,
+                item.name,
+                item.unique_id or f"{snapshot.database}.{item.name}",
+                db_ext,
+                kind=item.metric_type or item.kind,
+                source_description=item.description,
+                properties={**item.properties, "unique_id": item.unique_id},
+                source_tags=_tags(item.tags),
+                source_owner=item.owner,
+                # A semantic model's entities, measures and dimensions are found by their names, like columns.
+                columns=[
+                    (str(part["name"]), str(part.get("description") or ""))
+                    for key in ("entities", "measures", "dimensions")
+                    for part in item.properties.get(key) or []
+                ],
+            )
+        )
+        for upstream in item.upstream_ids:
+            if upstream in ext_of and ext_of[upstream] != ext:
+                edges.add((ext_of[upstream], ext))
+    _plan_test_results(snapshot, by_uid, resources)
+
+
+def _plan_test_results(snapshot: Snapshot, by_uid: dict[str, str], resources: list[Planned]) -> None:
+    """properties["data_tests"] of tested tables and columns: [{name, column, status, at, failures?}]; status and at
+    are "" when no run result is known. properties["tests"] keeps the plain "name(column)" labels."""
+    if not snapshot.data_tests:
+        return
+    planned = {p.external_id: p for p in resources}
+    columns = {(p.parent, p.name.lower()): p for p in resources if p.type == "column"}
+    for test in snapshot.data_tests:
+        table_ext = by_uid.get(test.attached_id)
+        if table_ext is None or table_ext not in planned:
+            continue
+        result: dict[str, Any] = {"name": test.name, "column": test.column, "status": test.status, "at": test.at}
+        if test.failures is not None:
+            result["failures"] = test.failures
+        planned[table_ext].properties.setdefault("data_tests", []).append(result)
+        column = columns.get((table_ext, test.column.lower())) if test.column else None
+        if column is not None:
+            column.properties.setdefault("data_tests", []).append(dict(result))

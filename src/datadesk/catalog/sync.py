@@ -15,17 +15,18 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
-from datadesk.catalog import links, search, semantic
+from datadesk.catalog import links, search, semantic, usage
 from datadesk.catalog import teams as resource_teams
 from datadesk.catalog.integrations import connector, get_integration
 from datadesk.catalog.models import Integration, Lineage, Resource, ResourceOwner, ResourceTag, ResourceTeam, SyncRun
 from datadesk.catalog.snapshot_plan import Plan, Planned, plan
+from datadesk.connectors import lineage
 from datadesk.connectors.base import ConnectionFailed, Progress, Snapshot, no_progress
 from datadesk.db import (
     FTS_DEFERRED,
@@ -250,6 +251,7 @@ def execute(
             integration_id = run.integration_id
         progress(0, 0, "reading the source")
         snapshot = source.read(progress)  # outside any store transaction: sources can be slow
+        usage.prepare(snapshot)  # parsing its statement history too: the store's write lock is not held yet
         with transaction(sessions, workspace_id) as session:
             integration = session.get_one(Integration, integration_id)
             stats = apply(session, integration, snapshot, progress=progress)
@@ -408,8 +410,10 @@ def apply(
 ) -> Stats:
     """Write a snapshot into the catalog in the caller's transaction."""
     workspace_id = integration.workspace_id
-    planned = plan(snapshot)
     stats = Stats()
+    stats.extra["lineage_unparsed"] = lineage.annotate(snapshot)
+    planned = plan(snapshot)
+    by_history = usage.history_read(integration.type, snapshot)  # usage.record sets popularity then
     existing = _load_existing(session, integration.id)
     curated_tags = _curated_tags(session, [e.id for e in existing.values() if e.tags_curated])
     ids = {ext: row.id for ext, row in existing.items()}
@@ -442,7 +446,8 @@ def apply(
             old = existing.get(item.external_id)
             digest = item.content_hash()
             if old is not None and old.content_hash == digest and not old.deleted:
-                if old.row_estimate != item.row_estimate or old.source_popularity != item.popularity:
+                popularity_moved = not by_history and old.source_popularity != item.popularity
+                if old.row_estimate != item.row_estimate or popularity_moved:
                     refreshes.append(
                         {"b_id": old.id, "row_estimate": item.row_estimate, "source_popularity": item.popularity}
                     )
@@ -546,6 +551,7 @@ def apply(
     _write_tags(session, retagged, tag_rows)
     _write_source_owners(session, workspace_id, owner_plan)
     _write_edges(session, workspace_id, integration.id, planned, ids)
+    stats.extra |= usage.record(session, integration, snapshot, ids)  # usage, popularity, query lineage
     search.remember_terms(session, workspace_id, terms)
     links.relink_dbt(session, workspace_id)
     session.flush()
@@ -632,23 +638,34 @@ def _write_source_owners(session: StoreSession, workspace_id: str, owner_plan: d
 def _write_edges(
     session: StoreSession, workspace_id: str, integration_id: str, planned: Plan, ids: dict[str, str]
 ) -> None:
-    wanted = {(ids[up], ids[down]) for up, down in planned.edges}
+    wanted = {(ids[up], ids[down], "value") for up, down in planned.edges}
+    wanted |= {(ids[up], ids[down], kind) for up, down, kind in planned.column_edges}
     upstream = Resource.__table__.alias("up")
     current = set(
         session.execute(
-            select(Lineage.upstream_id, Lineage.downstream_id)
+            select(Lineage.upstream_id, Lineage.downstream_id, Lineage.kind)
             .join(upstream, upstream.c.id == Lineage.upstream_id)
             .where(upstream.c.integration_id == integration_id, Lineage.origin == "sync")
         )
     )
-    for up, down in current - wanted:
-        session.execute(delete(Lineage).where(and_(Lineage.upstream_id == up, Lineage.downstream_id == down)))
+    gone = sorted((up, down) for up, down, _kind in current - wanted)
+    pair = tuple_(Lineage.upstream_id, Lineage.downstream_id)
+    for start in range(0, len(gone), CHUNK):
+        session.execute(delete(Lineage).where(pair.in_(gone[start : start + CHUNK])))
+    new = sorted(wanted - current)
+    pair = tuple_(Lineage.upstream_id, Lineage.downstream_id)
+    held: set[tuple[str, str]] = set()  # by another origin (a query's, a curator's): that edge stays as it is
+    for start in range(0, len(new), CHUNK):
+        chunk = [(up, down) for up, down, _kind in new[start : start + CHUNK]]
+        query = select(Lineage.upstream_id, Lineage.downstream_id).where(pair.in_(chunk))
+        held.update((up, down) for up, down in session.execute(query))
     added = [
-        {"workspace_id": workspace_id, "upstream_id": up, "downstream_id": down, "origin": "sync"}
-        for up, down in sorted(wanted - current)
+        {"workspace_id": workspace_id, "upstream_id": up, "downstream_id": down, "origin": "sync", "kind": kind}
+        for up, down, kind in new
+        if (up, down) not in held
     ]
-    if added:
-        session.execute(insert(Lineage), added)
+    for start in range(0, len(added), WRITE_CHUNK):
+        session.execute(insert(Lineage), added[start : start + WRITE_CHUNK])
 
 
 def run_now(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -94,12 +95,47 @@ class DashboardMeta:
 
 
 @dataclass
+class MetricMeta:
+    """A dbt semantic-layer object: a semantic model (entities, measures, dimensions on a model) or a metric."""
+
+    name: str
+    kind: str = "metric"  # metric | semantic_model
+    metric_type: str = ""  # a metric's: simple | ratio | derived | cumulative | conversion
+    description: str = ""
+    owner: str = ""
+    tags: list[str] = field(default_factory=list)
+    # A semantic model's entities, measures and dimensions; a metric's label, type_params and filter. Metadata only.
+    properties: dict[str, Any] = field(default_factory=dict)
+    unique_id: str = ""
+    # What it is built on: a semantic model's model; a metric's semantic models, or the metrics it combines.
+    upstream_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DataTestMeta:
+    """A dbt data test on a node (and a column of it), with its last result when run_results.json says it."""
+
+    unique_id: str
+    name: str  # unique, not_null, relationships, accepted_values, dbt_utils.expression_is_true, a singular test's
+    attached_id: str  # unique_id of the node it tests
+    column: str = ""
+    status: str = ""  # pass | fail | warn | error | skipped; "" when no result is known
+    at: str = ""  # when that result was completed, ISO 8601 UTC
+    failures: int | None = None  # how many rows failed it, as dbt counted them
+
+
+@dataclass
 class Snapshot:
     database: str
     schemas: dict[str, str] = field(default_factory=dict)  # name -> description
     tables: list[TableMeta] = field(default_factory=list)
     dashboards: list[DashboardMeta] = field(default_factory=list)
     dialect: str = ""  # sqlglot dialect the source's SQL is written in (postgres, mysql, sqlite, duckdb, ...)
+    metrics: list[MetricMeta] = field(default_factory=list)  # dbt semantic models and metrics
+    data_tests: list[DataTestMeta] = field(default_factory=list)  # dbt data tests, with their last results
+    # The source's statement history (connectors.history): statement text and counts, never results.
+    statements: list[StatementStat] = field(default_factory=list)
+    usage_note: str = ""  # why the history could not be read, said to the user; "" when it was (or has none)
 
 
 class ConnectionFailed(Exception):
@@ -130,11 +166,11 @@ def tables_in_sql(sql: str, dialect: str) -> list[tuple[str, str]]:
     try:
         tree = sqlglot.parse_one(sql, dialect=dialect)
     except sqlglot.errors.SqlglotError:
-        return []
+        return _tables_after_from(sql, dialect)
     if isinstance(tree, exp.Create):
         tree = tree.expression
-    if tree is None:
-        return []
+    if tree is None or isinstance(tree, exp.Command):  # sqlglot gave up on it and kept the text
+        return _tables_after_from(sql, dialect)
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     found: list[tuple[str, str]] = []
     for table in tree.find_all(exp.Table):
@@ -145,6 +181,44 @@ def tables_in_sql(sql: str, dialect: str) -> list[tuple[str, str]]:
             continue
         if key not in found:
             found.append(key)
+    return found
+
+
+def _tables_after_from(sql: str, dialect: str) -> list[tuple[str, str]]:
+    """What SQL the parser cannot read still names its tables after FROM, JOIN and commas: the tokens say which."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import SqlglotError
+    from sqlglot.tokens import TokenType
+
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    except SqlglotError:
+        return []
+    names = {TokenType.VAR, TokenType.IDENTIFIER}
+    found: list[tuple[str, str]] = []
+    ctes = {  # WITH x AS (...)
+        tokens[i - 1].text.lower()
+        for i, t in enumerate(tokens[:-1])
+        if t.token_type == TokenType.ALIAS and i > 0 and tokens[i + 1].token_type == TokenType.L_PAREN
+    }
+    i = 0
+    while i < len(tokens):
+        if tokens[i].token_type not in (TokenType.FROM, TokenType.JOIN):
+            i += 1
+            continue
+        while True:  # FROM a [AS] x, b.c y ...
+            parts, i = [tokens[i + 1]] if i + 1 < len(tokens) else [], i + 2
+            while parts and i + 1 < len(tokens) and tokens[i].token_type == TokenType.DOT:
+                parts, i = [*parts, tokens[i + 1]], i + 2
+            if not parts or any(p.token_type not in names for p in parts):
+                break
+            key = (parts[-2].text if len(parts) > 1 else "", parts[-1].text)
+            if key not in found and (key[0] or key[1].lower() not in ctes):
+                found.append(key)
+            i += 1 if i < len(tokens) and tokens[i].token_type == TokenType.ALIAS else 0
+            i += 1 if i < len(tokens) and tokens[i].token_type in names else 0
+            if i >= len(tokens) or tokens[i].token_type != TokenType.COMMA:
+                break
     return found
 
 
@@ -165,3 +239,18 @@ def require_file(path: Path, label: str) -> None:
         raise ConnectionFailed(f"{label} file {path} does not exist")
     if not path.is_file():
         raise ConnectionFailed(f"{path} is not a file")
+
+
+@dataclass
+class StatementStat:
+    """One entry of a source's statement history: a statement's text and how often it ran; never its results.
+
+    Metadata that stays on this server: catalog.usage maps it to tables and stores no text of it.
+    """
+
+    text: str  # as the source keeps it: normalised (constants as $1 or ?) except where the source keeps them
+    calls: int  # cumulative since the source began counting (`since`)
+    user: str | None = None  # who ran it, as the source identifies users (an id, not a name); None: not said
+    schema: str = ""  # the default schema (MySQL: database) it ran in; "" when the source does not say
+    last_seen: datetime | None = None
+    since: datetime | None = None  # when the source began counting (its last reset), when known

@@ -1,10 +1,13 @@
-"""dbt: models, sources, seeds, snapshots and exposures from manifest.json (v9-v12), types from catalog.json."""
+"""dbt: models, sources, seeds, snapshots, exposures, semantic models and metrics from manifest.json (v9-v12),
+types from catalog.json, and the data tests' last results from run_results.json."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,8 @@ from datadesk.connectors.base import (
     ColumnMeta,
     ConnectionFailed,
     DashboardMeta,
+    DataTestMeta,
+    MetricMeta,
     Progress,
     Snapshot,
     TableMeta,
@@ -26,27 +31,39 @@ PHASES = 4
 Json = dict[str, Any]
 
 
-class DbtConnector:
-    """Reads a dbt project's artifacts: manifest.json and, when given, catalog.json."""
+@dataclass(frozen=True)
+class RunResult:
+    """What run_results.json says of one node's last run."""
 
-    def __init__(self, manifest_path: str, catalog_path: str | None = None) -> None:
+    status: str  # a test's: pass | fail | warn | error | skipped
+    at: str  # ISO 8601 UTC, or "" when the file does not say
+    failures: int | None
+
+
+class DbtConnector:
+    """Reads a dbt project's artifacts: manifest.json and, when given, catalog.json and run_results.json."""
+
+    def __init__(
+        self, manifest_path: str, catalog_path: str | None = None, run_results_path: str | None = None
+    ) -> None:
         self.manifest_path = Path(manifest_path).expanduser()
         self.catalog_path = Path(catalog_path).expanduser() if catalog_path else None
+        self.run_results_path = Path(run_results_path).expanduser() if run_results_path else None
 
     def test(self) -> None:
-        """Load and check both files."""
+        """Load and check the files."""
         self._load()
 
     def read(self, progress: Progress = no_progress) -> Snapshot:
-        """Turn the manifest's nodes, sources and exposures into a snapshot."""
-        manifest, catalog = self._load()
+        """Turn the manifest's nodes, sources, exposures, semantic models and metrics into a snapshot."""
+        manifest, catalog, results = self._load()
         progress(1, PHASES, "artifacts loaded")
         try:
-            return self._read(manifest, catalog, progress)
+            return self._read(manifest, catalog, results, progress)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ConnectionFailed(f"{self.manifest_path} is not a well-formed dbt manifest ({exc!r})") from None
 
-    def _read(self, manifest: Json, catalog: Json, progress: Progress) -> Snapshot:
+    def _read(self, manifest: Json, catalog: Json, results: dict[str, RunResult], progress: Progress) -> Snapshot:
         catalog_nodes: Json = {**catalog.get("nodes", {}), **catalog.get("sources", {})}
 
         tables: dict[str, TableMeta] = {}
@@ -56,9 +73,14 @@ class DbtConnector:
         for uid, source in manifest.get("sources", {}).items():
             if _enabled(source):
                 tables[uid] = _source_table(uid, source, catalog_nodes.get(uid))
-        for node in manifest["nodes"].values():
-            if node.get("resource_type") == "test" and _enabled(node):
-                _attach_test(node, tables)
+        data_tests = [
+            test
+            for uid, node in manifest["nodes"].items()
+            if node.get("resource_type") == "test"
+            and _enabled(node)
+            and (test := _attach_test(uid, node, tables, results)) is not None
+        ]
+        data_tests.sort(key=lambda t: (t.attached_id, t.column, t.name, t.unique_id))
         for table in tables.values():
             table.tests.sort()
         progress(2, PHASES, f"{len(tables)} models, sources, seeds and snapshots")
@@ -74,17 +96,20 @@ class DbtConnector:
             for uid, exposure in manifest.get("exposures", {}).items()
             if _enabled(exposure)
         ]
+        metrics = _semantic_layer(manifest, tables)
         snapshot = Snapshot(
             database=_project_name(manifest),
             schemas={table.schema: "" for table in sorted(tables.values(), key=lambda t: t.schema)},
             tables=list(tables.values()),
             dashboards=dashboards,
             dialect=_dialect(manifest),
+            metrics=metrics,
+            data_tests=data_tests,
         )
-        progress(4, PHASES, f"{len(dashboards)} exposures")
+        progress(4, PHASES, f"{len(dashboards)} exposures, {len(metrics)} semantic models and metrics")
         return snapshot
 
-    def _load(self) -> tuple[Json, Json]:
+    def _load(self) -> tuple[Json, Json, dict[str, RunResult]]:
         manifest = _load_json(self.manifest_path, "manifest")
         version = _schema_version(manifest, "manifest")
         if not isinstance(manifest.get("nodes"), dict) or version is None:
@@ -98,7 +123,10 @@ class DbtConnector:
             catalog = _load_json(self.catalog_path, "catalog")
             if _schema_version(catalog, "catalog") is None or not isinstance(catalog.get("nodes"), dict):
                 raise ConnectionFailed(f"{self.catalog_path} is not a dbt catalog.json (no metadata or nodes)")
-        return manifest, catalog
+        results: dict[str, RunResult] = {}
+        if self.run_results_path is not None:
+            results = _run_results(_load_json(self.run_results_path, "run_results"), self.run_results_path)
+        return manifest, catalog, results
 
 
 def _load_json(path: Path, what: str) -> Json:
@@ -216,20 +244,70 @@ def _columns(documented: Json, built: Json | None) -> list[ColumnMeta]:
     return result
 
 
-def _attach_test(test: Json, tables: dict[str, TableMeta]) -> None:
-    """Note a data test on the node it tests: "unique(customer_id)", or the test's name alone."""
+def _attach_test(
+    uid: str, test: Json, tables: dict[str, TableMeta], results: dict[str, RunResult]
+) -> DataTestMeta | None:
+    """Note a data test on the node it tests ("unique(customer_id)", or the test's name alone), with its last result."""
     depends = (test.get("depends_on") or {}).get("nodes") or []
     attached = test.get("attached_node") or (depends[0] if len(depends) == 1 else None)
     table = tables.get(attached or "")
-    if table is None:
-        return
+    if table is None or attached is None:
+        return None
     metadata = test.get("test_metadata") or {}
     name = str(metadata.get("name") or test.get("name") or "test")
     if metadata.get("namespace"):
         name = f"{metadata['namespace']}.{name}"
-    label = f"{name}({test['column_name']})" if test.get("column_name") else name
+    column = str(test.get("column_name") or "")
+    label = f"{name}({column})" if column else name
     if label not in table.tests:
         table.tests.append(label)
+    result = results.get(uid)
+    if result is None:
+        return DataTestMeta(uid, name, attached, column)
+    return DataTestMeta(uid, name, attached, column, result.status, result.at, result.failures)
+
+
+def _run_results(artifact: Json, path: Path) -> dict[str, RunResult]:
+    """unique_id -> its last result, from run_results.json (v4+, dbt 1.5+; later ones read alike)."""
+    results = artifact.get("results")
+    if _schema_version(artifact, "run-results") is None or not isinstance(results, list):
+        raise ConnectionFailed(f"{path} is not a dbt run_results.json (no metadata or results)")
+    generated = _utc(artifact["metadata"].get("generated_at"))
+    found: dict[str, RunResult] = {}
+    for result in results:
+        if not (
+            isinstance(result, dict)
+            and isinstance(result.get("unique_id"), str)
+            and isinstance(result.get("status"), str)
+        ):
+            raise ConnectionFailed(
+                f"{path} is not a well-formed dbt run_results.json (a result has no unique_id or status)"
+            )
+        failures = result.get("failures")
+        found[result["unique_id"]] = RunResult(
+            result["status"].strip().lower()[:20],
+            _completed_at(result.get("timing")) or generated,
+            failures if isinstance(failures, int) and not isinstance(failures, bool) else None,
+        )
+    return found
+
+
+def _completed_at(timing: Any) -> str:
+    """When the result's execute step (else its last step) completed."""
+    steps = [step for step in timing if isinstance(step, dict)] if isinstance(timing, list) else []
+    execute = [_utc(step.get("completed_at")) for step in steps if step.get("name") == "execute"]
+    return next((at for at in execute if at), "") or max((_utc(step.get("completed_at")) for step in steps), default="")
+
+
+def _utc(value: Any) -> str:
+    """An ISO 8601 time as UTC to the second ("2026-11-30T06:01:02Z"); "" when it is none."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:  # dbt writes UTC, with or without saying so
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _tags(item: Json) -> list[str]:
@@ -287,6 +365,201 @@ def _exposure(uid: str, exposure: Json, tables: dict[str, TableMeta]) -> Dashboa
         unique_id=uid,
         upstream_ids=upstream_ids,
     )
+
+
+def _semantic_layer(manifest: Json, tables: dict[str, TableMeta]) -> list[MetricMeta]:
+    """Semantic models (dbt 1.6+) and metrics, each with the unique_ids of what it is built on."""
+    semantic = {
+        uid: _semantic_model(uid, item, tables)
+        for uid, item in (manifest.get("semantic_models") or {}).items()
+        if _enabled(item)
+    }
+    metrics = {uid: item for uid, item in (manifest.get("metrics") or {}).items() if _enabled(item)}
+    known = {*tables, *semantic, *metrics}
+    return [*semantic.values(), *(_metric(uid, item, known) for uid, item in metrics.items())]
+
+
+def _semantic_model(uid: str, item: Json, tables: dict[str, TableMeta]) -> MetricMeta:
+    config = item.get("config") or {}
+    upstream = _upstream_ids(item, tables)
+    # The model it is defined on is its lineage edge, not a property: lineage names it only to who may see it.
+    properties: Json = {
+        "entities": [
+            {
+                "name": str(e["name"]),
+                "type": str(e.get("type") or ""),
+                "expr": str(e.get("expr") or ""),
+                "description": str(e.get("description") or ""),
+            }
+            for e in item.get("entities") or []
+        ],
+        "measures": [_measure(m) for m in item.get("measures") or []],
+        "dimensions": [_dimension(d) for d in item.get("dimensions") or []],
+        "package_name": item.get("package_name") or "",
+        "path": item.get("original_file_path") or item.get("path") or "",
+    }
+    if item.get("label"):
+        properties["label"] = str(item["label"])
+    defaults = item.get("defaults") or {}
+    if defaults.get("agg_time_dimension"):
+        properties["agg_time_dimension"] = str(defaults["agg_time_dimension"])
+    if item.get("primary_entity"):
+        properties["primary_entity"] = str(item["primary_entity"])
+    return MetricMeta(
+        name=str(item.get("label") or item["name"]),
+        kind="semantic_model",
+        description=item.get("description") or "",
+        owner=_owner(item.get("meta"), config.get("meta")),
+        tags=_tags(item),
+        properties=properties,
+        unique_id=uid,
+        upstream_ids=upstream,
+    )
+
+
+def _measure(measure: Json) -> Json:
+    """A measure: its aggregation over an expression (empty: the column of the measure's name)."""
+    result = {
+        "name": str(measure["name"]),
+        "agg": str(measure.get("agg") or ""),
+        "expr": str(measure.get("expr") or ""),
+        "description": str(measure.get("description") or ""),
+    }
+    percentile = (measure.get("agg_params") or {}).get("percentile")
+    if percentile is not None:
+        result["percentile"] = percentile
+    for key in ("label", "agg_time_dimension"):
+        if measure.get(key):
+            result[key] = str(measure[key])
+    non_additive = measure.get("non_additive_dimension") or {}
+    if non_additive.get("name"):
+        result["non_additive_dimension"] = str(non_additive["name"])
+    return result
+
+
+def _dimension(dimension: Json) -> Json:
+    params = dimension.get("type_params") or {}
+    result = {
+        "name": str(dimension["name"]),
+        "type": str(dimension.get("type") or ""),
+        "expr": str(dimension.get("expr") or ""),
+        "time_granularity": str(params.get("time_granularity") or ""),
+        "description": str(dimension.get("description") or ""),
+    }
+    if dimension.get("label"):
+        result["label"] = str(dimension["label"])
+    return result
+
+
+def _metric(uid: str, item: Json, known: set[str]) -> MetricMeta:
+    config = item.get("config") or {}
+    depends = (item.get("depends_on") or {}).get("nodes") or []
+    if "calculation_method" in item:  # dbt 1.5's metrics (manifest v9), before MetricFlow
+        metric_type = str(item.get("calculation_method") or "")
+        params: Json = {"expr": str(item["expression"])} if item.get("expression") else {}
+        where = " and ".join(
+            f"{f.get('field')} {f.get('operator')} {f.get('value')}"
+            for f in item.get("filters") or []
+            if isinstance(f, dict)
+        )
+    else:
+        metric_type = str(item.get("type") or "")
+        params = _type_params(item.get("type_params") or {})
+        where = _filter(item.get("filter"))
+    properties: Json = {
+        "label": str(item.get("label") or ""),
+        "metric_type": metric_type,
+        "type_params": params,
+        "package_name": item.get("package_name") or "",
+        "path": item.get("original_file_path") or item.get("path") or "",
+    }
+    if where:
+        properties["filter"] = where
+    if item.get("time_granularity"):
+        properties["time_granularity"] = str(item["time_granularity"])
+    return MetricMeta(
+        name=str(item.get("label") or item["name"]),
+        kind="metric",
+        metric_type=metric_type,
+        description=item.get("description") or "",
+        owner=_owner(item.get("meta"), config.get("meta")),
+        tags=_tags(item),
+        properties=properties,
+        unique_id=uid,
+        upstream_ids=[up for up in dict.fromkeys(depends) if up in known and up != uid],
+    )
+
+
+def _type_params(params: Json) -> Json:
+    """What a metric is computed from, without dbt's empty fields."""
+    result: Json = {}
+    for key in ("measure", "numerator", "denominator"):
+        name = _input_name(params.get(key))
+        if name:
+            result[key] = name
+    measures = [name for name in dict.fromkeys(_input_name(m) for m in params.get("input_measures") or []) if name]
+    if measures and measures != [result.get("measure")]:
+        result["input_measures"] = measures
+    if params.get("expr"):
+        result["expr"] = str(params["expr"])
+    inputs = [_metric_input(m) for m in params.get("metrics") or [] if isinstance(m, dict) and m.get("name")]
+    if inputs:
+        result["metrics"] = inputs
+    cumulative = params.get("cumulative_type_params") or {}
+    window = _window(cumulative.get("window") or params.get("window"))
+    if window:
+        result["window"] = window
+    grain = cumulative.get("grain_to_date") or params.get("grain_to_date")
+    if grain:
+        result["grain_to_date"] = str(grain)
+    conversion = params.get("conversion_type_params") or {}
+    if conversion:
+        found = {
+            "base_measure": _input_name(conversion.get("base_measure")),
+            "conversion_measure": _input_name(conversion.get("conversion_measure")),
+            "entity": str(conversion.get("entity") or ""),
+            "calculation": str(conversion.get("calculation") or ""),
+            "window": _window(conversion.get("window")),
+        }
+        result["conversion"] = {key: value for key, value in found.items() if value}
+    return result
+
+
+def _input_name(value: Any) -> str:
+    """A measure or metric input's name: dbt writes a name or {name, filter, alias, ...}."""
+    if isinstance(value, dict):
+        return str(value.get("name") or "")
+    return str(value or "")
+
+
+def _metric_input(item: Json) -> Json:
+    result = {"name": str(item["name"])}
+    if item.get("alias"):
+        result["alias"] = str(item["alias"])
+    offset = _window(item.get("offset_window"))
+    if offset:
+        result["offset_window"] = offset
+    if item.get("offset_to_grain"):
+        result["offset_to_grain"] = str(item["offset_to_grain"])
+    where = _filter(item.get("filter"))
+    if where:
+        result["filter"] = where
+    return result
+
+
+def _window(value: Any) -> str:
+    """{count: 1, granularity: month} as "1 month"; dbt 1.6 wrote {count, granularity} too, or a string."""
+    if isinstance(value, dict):
+        return f"{value.get('count')} {value.get('granularity')}" if value.get("granularity") else ""
+    return str(value or "")
+
+
+def _filter(value: Any) -> str:
+    """A metric's or input's where filters, as the Jinja dbt keeps them, joined by "and"."""
+    if not isinstance(value, dict):
+        return ""
+    templates = [str(f.get("where_sql_template") or "").strip() for f in value.get("where_filters") or []]
+    return " and ".join(t for t in templates if t)
 
 
 # dbt adapter types whose SQL sqlglot reads under another dialect name.

@@ -11,6 +11,7 @@ import pymysql.cursors
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from datadesk.connectors import history
 from datadesk.connectors.base import (
     ColumnMeta,
     ConnectionFailed,
@@ -150,6 +151,7 @@ class MySQLConnector:
             view.definition = row["VIEW_DEFINITION"]
             view.upstream = [(schema or view.schema, name) for schema, name in tables_in_sql(view.definition, "mysql")]
         progress(5, PHASES, "view lineage")
+        history.read_mysql(conn, snapshot)  # for catalog.usage; never fails the read
         return snapshot
 
     def _connect(self) -> pymysql.connections.Connection[Any]:

@@ -10,6 +10,7 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from datadesk.connectors import history
 from datadesk.connectors.base import (
     ColumnMeta,
     ConnectionFailed,
@@ -176,6 +177,7 @@ class PostgresConnector:
                 if oid in by_oid:
                     by_oid[oid].upstream.append((schema, name))
             progress(5, PHASES, "view lineage")
+            history.read_postgres(conn, snapshot)  # for catalog.usage; never fails the read
             return snapshot
 
     def _connect(self) -> psycopg.Connection[Any]:

@@ -43,7 +43,9 @@ def _duckdb(config: Mapping[str, str]) -> Connector:
 def _dbt(config: Mapping[str, str]) -> Connector:
     from datadesk.connectors.dbt import DbtConnector
 
-    return DbtConnector(_required(config, "manifest_path"), config.get("catalog_path") or None)
+    return DbtConnector(
+        _required(config, "manifest_path"), config.get("catalog_path") or None, config.get("run_results_path") or None
+    )
 
 
 # Imported on first use: a deployment that only reads SQLite never loads duckdb or the drivers.

@@ -53,7 +53,7 @@ URL_EXAMPLES = {
     "duckdb": "duckdb:////path/to/file.duckdb",
 }
 FAMILIES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
-DBT_PATHS = ("manifest_path", "catalog_path")
+DBT_PATHS = ("manifest_path", "catalog_path", "run_results_path")
 STORE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 # libpq reads these from a service file or splits them from a connection string: the target cannot be judged.

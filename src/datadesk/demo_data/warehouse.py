@@ -16,10 +16,11 @@ class WarehouseFiles:
     duckdb_path: Path
     manifest_path: Path
     catalog_path: Path
+    run_results_path: Path
 
 
 def build(directory: Path) -> WarehouseFiles:
-    """Write directory/acme.duckdb and directory/dbt/{manifest,catalog}.json, replacing earlier ones."""
+    """Write directory/acme.duckdb and directory/dbt/{manifest,catalog,run_results}.json, replacing earlier ones."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{spec.CATALOG}.duckdb"
     for stale in (path, path.with_name(path.name + ".wal")):
@@ -38,10 +39,10 @@ def build(directory: Path) -> WarehouseFiles:
             build_model(conn, model)
         conn.execute("COMMIT")
         conn.execute("CHECKPOINT")
-        manifest_path, catalog_path = dbt.write(directory / "dbt", conn)
+        manifest_path, catalog_path, run_results_path = dbt.write(directory / "dbt", conn)
     finally:
         conn.close()
-    return WarehouseFiles(path, manifest_path, catalog_path)
+    return WarehouseFiles(path, manifest_path, catalog_path, run_results_path)
 
 
 def create_raw(conn: duckdb.DuckDBPyConnection) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from datadesk.access.caller import Caller
 from datadesk.ai import cards, egress
 from datadesk.ai import tools as ai_tools
+from datadesk.catalog import lineage_graph
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
 from datadesk.catalog.models import RESOURCE_TYPES
@@ -80,7 +81,7 @@ GET_LINEAGE = ToolDef(
         "type": "object",
         "properties": {
             "resource_id": {"type": "string"},
-            "depth": {"type": "integer", "minimum": 1, "maximum": catalog.MAX_LINEAGE_DEPTH},
+            "depth": {"type": "integer", "minimum": 1, "maximum": lineage_graph.MAX_DEPTH},
         },
         "required": ["resource_id"],
         "additionalProperties": False,
@@ -270,8 +271,8 @@ def _depth(arguments: dict[str, Any]) -> int:
     value = arguments.get("depth", 1)
     if value is None:
         return 1
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= catalog.MAX_LINEAGE_DEPTH:
-        raise Invalid(f"depth must be a whole number from 1 to {catalog.MAX_LINEAGE_DEPTH}.", code="invalid_arguments")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= lineage_graph.MAX_DEPTH:
+        raise Invalid(f"depth must be a whole number from 1 to {lineage_graph.MAX_DEPTH}.", code="invalid_arguments")
     return value
 
 
@@ -308,10 +309,11 @@ _BRIEF = ("id", "type", "name", "qualified_name", "description")
 def _get_lineage(ctx: _Context, arguments: dict[str, Any]) -> Reply:
     resource_id = _required(arguments, "resource_id", 200)
     depth = _depth(arguments)
-    start = catalog.get_visible(ctx.session, ctx.caller, resource_id)
-    upstream, downstream = catalog.lineage(session=ctx.session, caller=ctx.caller, resource_id=start.id, depth=depth)
+    found = lineage_graph.graph(session=ctx.session, caller=ctx.caller, resource_id=resource_id, depth=depth)
+    start = found.start
+    nodes = [n.resource for n in [*found.upstream, *found.downstream] if n.resource is not None]
     policy = ctx.policy()
-    details = catalog.details(ctx.session, ctx.caller, [start, *upstream, *downstream], with_columns=False)
+    details = catalog.details(ctx.session, ctx.caller, [start, *nodes], with_columns=False)
     briefs: dict[str, dict[str, Any]] = {}
     for detail in details:
         card = egress.card(detail, policy)
@@ -319,11 +321,21 @@ def _get_lineage(ctx: _Context, arguments: dict[str, Any]) -> Reply:
             briefs[card["id"]] = {key: card[key] for key in _BRIEF if key in card}
     if start.id not in briefs:
         raise NotFound("No such resource.")
+    shown = lineage_graph.withheld(found, set(briefs))  # what may not leave is a hidden hop here too
+
+    def node(n: lineage_graph.Node) -> dict[str, Any]:
+        return (
+            {**briefs[n.key], "depth": n.depth}
+            if n.resource is not None
+            else {"id": n.key, "hidden": True, "depth": n.depth}
+        )
+
     item = {
         **briefs[start.id],
         "depth": depth,
-        "upstream": [briefs[r.id] for r in upstream if r.id in briefs],
-        "downstream": [briefs[r.id] for r in downstream if r.id in briefs],
+        "upstream": [node(n) for n in shown.upstream],
+        "downstream": [node(n) for n in shown.downstream],
+        "edges": [{"from": e.source, "to": e.target, "kind": e.kind, "depth": e.depth} for e in shown.edges],
     }
     return Reply(egress.fence([item], "lineage"), resource_ids=list(briefs))
 

@@ -23,12 +23,12 @@ from datadesk.catalog import siblings
 from datadesk.catalog.integrations import get_integration, source_config
 from datadesk.catalog.models import Integration, Resource
 from datadesk.catalog.service import visible_many
-from datadesk.db import StoreSession, apart
+from datadesk.db import StoreSession, apart, new_id
 from datadesk.errors import DomainError, Forbidden, NotFound
 from datadesk.settings import Settings
 from datadesk.sql import guard, resolve, runner
 from datadesk.sql import settings as sql_settings
-from datadesk.sql.models import QueryRun
+from datadesk.sql.models import QueryRun, QueryRunResource
 
 DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite", "duckdb": "duckdb"}
 
@@ -85,19 +85,25 @@ def _log(session: StoreSession, caller: Caller, outcome: Outcome, source: str) -
     # Logged only against an integration of the caller's workspace: an unknown or foreign id leaves no trace.
     logged = session.get(Integration, outcome.integration_id)
     if logged is not None and logged.workspace_id == caller.workspace_id:
-        session.add(
-            QueryRun(
-                workspace_id=caller.workspace_id,
-                user_id=caller.user_id,
-                integration_id=outcome.integration_id,
-                sql=outcome.sql[:20000],
-                source=source,
-                status=outcome.status,
-                error_code=outcome.error.code if outcome.error else "",
-                duration_ms=outcome.duration_ms,
-                row_count=outcome.row_count,
-            )
+        run = QueryRun(
+            id=new_id(),
+            workspace_id=caller.workspace_id,
+            user_id=caller.user_id,
+            integration_id=outcome.integration_id,
+            sql=outcome.sql[:20000],
+            source=source,
+            status=outcome.status,
+            error_code=outcome.error.code if outcome.error else "",
+            duration_ms=outcome.duration_ms,
+            row_count=outcome.row_count,
         )
+        session.add(run)
+        if outcome.error is None and outcome.tables:  # what it read, for usage per table (catalog.usage)
+            session.flush()
+            session.add_all(
+                QueryRunResource(workspace_id=caller.workspace_id, query_run_id=run.id, resource_id=rid)
+                for rid in outcome.tables
+            )
     if outcome.error is None and outcome.tables:
         session.execute(
             update(Resource)

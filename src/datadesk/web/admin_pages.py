@@ -264,9 +264,11 @@ def create_integration(
     url: Annotated[str, Form(max_length=2000)] = "",
     manifest_path: Annotated[str, Form(max_length=2000)] = "",
     catalog_path: Annotated[str, Form(max_length=2000)] = "",
+    run_results_path: Annotated[str, Form(max_length=2000)] = "",
     team_id: Ids = None,
 ) -> Response:
-    config = {"manifest_path": manifest_path, "catalog_path": catalog_path} if type == "dbt" else {"url": url}
+    dbt = {"manifest_path": manifest_path, "catalog_path": catalog_path, "run_results_path": run_results_path}
+    config = dbt if type == "dbt" else {"url": url}
     created: list[str] = []
 
     def change() -> None:
@@ -286,7 +288,7 @@ def create_integration(
     error = _attempt(session, change)
     if error:
         # The typed URL may hold a password: it is never sent back into the page.
-        form = {"name": name, "type": type, "manifest_path": manifest_path, "catalog_path": catalog_path}
+        form = {"name": name, "type": type, **dbt}
         return _integrations_page(request, session, caller, settings.secret_key, error, form)
     return see_other(request, f"/admin/integrations/{created[0]}?created=1")
 

@@ -11,13 +11,14 @@ from starlette.responses import Response
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
-from datadesk.catalog import integrations, service
+from datadesk.catalog import integrations, lineage_graph, service, usage
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog.models import RESOURCE_TYPES
 from datadesk.db import StoreSession
 from datadesk.deps import SessionDep
 from datadesk.errors import DomainError, NotFound
 from datadesk.identity import service as identity
+from datadesk.web import dbt_tests, lineage_columns, lineage_impact, lineage_svg
 from datadesk.web.render import is_htmx, render, see_other, split_words
 from datadesk.web.session import PageCaller
 
@@ -30,11 +31,14 @@ TYPE_LABELS = {
     "view": "View",
     "column": "Column",
     "dashboard": "Dashboard",
+    "metric": "Metric",
+    "semantic_model": "Semantic model",
     "document": "Document",
     "glossary_term": "Glossary term",
 }
 EDITABLE = ("description", "definition", "owners", "tags")
 PAGE_SIZE = 50
+LINEAGE_DEPTHS = 3  # the graph's depth links; the impact view goes further
 
 
 @dataclass(frozen=True)
@@ -146,10 +150,29 @@ def home(
     return render(request, "catalog/home.html", context)
 
 
-def _resource_context(session: StoreSession, caller: Caller, resource_id: str) -> dict[str, object]:
+def _lineage_context(session: StoreSession, caller: Caller, resource_id: str, depth: int = 1) -> dict[str, object]:
+    """What the lineage section (catalog/_lineage.html) draws: the graph around a resource, `depth` hops each way."""
+    depth = max(1, min(depth, LINEAGE_DEPTHS))
+    found = lineage_graph.graph(session=session, caller=caller, resource_id=resource_id, depth=depth)
+    plan = lineage_svg.layout(found)
+    return {
+        "lineage": found,
+        "lineage_svg": lineage_svg.render(found, plan=plan),
+        "lineage_wide": plan.width > lineage_svg.FITS,
+        "lineage_depth": depth,
+        "lineage_for": resource_id,
+        "upstream": [n.resource for n in found.upstream if n.resource is not None],
+        "downstream": [n.resource for n in found.downstream if n.resource is not None],
+        "type_labels": TYPE_LABELS,
+    }
+
+
+def _resource_context(
+    session: StoreSession, caller: Caller, resource_id: str, lineage_depth: int = 1
+) -> dict[str, object]:
     detail = service.get_detail(session=session, caller=caller, resource_id=resource_id)
     resource = detail.resource
-    upstream, downstream = service.lineage(session=session, caller=caller, resource_id=resource.id)
+    lineage = _lineage_context(session, caller, resource.id, lineage_depth)
     team_names = {t.id: t.name for t, _ in identity.list_teams(session=session, caller=caller)}
     parents = service.visible_many(session, caller, [resource.parent_id]) if resource.parent_id else []
     children: list[service.Detail] = []
@@ -166,11 +189,12 @@ def _resource_context(session: StoreSession, caller: Caller, resource_id: str) -
         "parent": parents[0] if parents else None,
         "integration": integration,
         "children": children,
-        "upstream": upstream,
-        "downstream": downstream,
+        **lineage,
         "team_names": team_names,
+        "usage": usage.shown(session=session, resource=resource),
         "type_labels": TYPE_LABELS,
         "section": {"glossary_term": "glossary", "document": "documents"}.get(resource.type, "catalog"),
+        "test_groups": dbt_tests.groups(detail),
         "glossary": [x for x in detail.linked_from if x.type == "glossary_term"],
         "documents": [x for x in detail.linked_from if x.type != "glossary_term"],
     }
@@ -191,9 +215,9 @@ def _check_field(field: str, resource_type: str) -> None:
 
 @router.get("/resources/{resource_id}")
 def resource_page(
-    request: Request, resource_id: str, session: SessionDep, caller: PageCaller, edit: str = ""
+    request: Request, resource_id: str, session: SessionDep, caller: PageCaller, edit: str = "", lineage_depth: int = 1
 ) -> Response:
-    context = _resource_context(session, caller, resource_id)
+    context = _resource_context(session, caller, resource_id, lineage_depth)
     if edit:
         require(caller, Action.edit_catalog)
         _check_field(edit, context["r"].type)  # type: ignore[attr-defined]
@@ -250,6 +274,42 @@ def save_field(
     context = _resource_context(session, caller, resource_id)
     context.update(field=field, saved=True)
     return render(request, "catalog/_field.html", context)
+
+
+# --- lineage: the graph's depth, column lineage, impact ---------------------------------------
+
+
+@router.get("/resources/{resource_id}/lineage")
+def lineage_section(
+    request: Request, resource_id: str, session: SessionDep, caller: PageCaller, depth: int = 1
+) -> Response:
+    """The lineage section at another depth (htmx), or the resource page showing it."""
+    if not is_htmx(request):
+        return see_other(request, f"/resources/{resource_id}?lineage_depth={depth}#lineage")
+    return render(request, "catalog/_lineage.html", _lineage_context(session, caller, resource_id, depth))
+
+
+@router.get("/resources/{resource_id}/lineage/columns")
+def lineage_columns_view(request: Request, resource_id: str, session: SessionDep, caller: PageCaller) -> Response:
+    """Where each column of a table comes from (htmx, when the section's Columns opens), or a page of it."""
+    cols = lineage_columns.table_columns(session=session, caller=caller, resource_id=resource_id)
+    context = {"cols": cols, "lineage_for": resource_id, "node_label": lineage_svg.label}
+    template = "catalog/_lineage_columns.html" if is_htmx(request) else "catalog/lineage_columns.html"
+    return render(request, template, context)
+
+
+@router.get("/resources/{resource_id}/impact")
+def impact_page(request: Request, resource_id: str, session: SessionDep, caller: PageCaller) -> Response:
+    """What depends on a resource, hop by hop, up to lineage_impact.DEPTH hops downstream."""
+    found = lineage_impact.impact(session=session, caller=caller, resource_id=resource_id)
+    context = {
+        "impact": found,
+        "depth": lineage_impact.DEPTH,
+        "lineage_for": resource_id,
+        "node_label": lineage_svg.label,
+        "type_labels": TYPE_LABELS,
+    }
+    return render(request, "catalog/impact.html", context)
 
 
 # --- glossary and documents -------------------------------------------------------------------

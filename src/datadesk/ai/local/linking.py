@@ -15,7 +15,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from datadesk.ai.local import sources
-from datadesk.ai.local.text import KIND_WORDS, STOPWORDS, key, singular
+from datadesk.ai.local.text import KIND_WORDS, STOPWORDS, key, singular, words
 
 PREFIXES = ("dim", "fct", "fact", "stg", "int", "v", "vw", "raw", "src", "rpt", "mart", "is", "has")
 UNITS = ("usd", "eur", "gbp", "cents", "pct")  # "contraction mrr" names contraction_mrr_usd
@@ -23,6 +23,7 @@ EXACT, CORE, NEAR = 100.0, 92.0, 88.0
 SOURCE_BONUS = 4.0  # a thing of the source the question names ("the payment table in pagila")
 # "MQL: a lead whose ..." - a term's definition naming what it defines, at the start of a sentence.
 _ALIAS = re.compile(r"(?:^|(?<=[.;]\s))([A-Za-z][A-Za-z0-9/&' -]{0,40}?):\s")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9]+(?:[._][A-Za-z0-9]+)+")  # as typed in SQL: schema.table, table.column
 _KIND_AFTER = {"table": ("table", "view"), "view": ("view", "table"), "dashboard": ("dashboard",)}
 
 
@@ -189,12 +190,18 @@ def _score(thing: Thing, mention: Mention, keys: list[str], raw: str, prefer: fr
     return best
 
 
-def masked(tokens: list[str], mentions: list[Mention], keep: frozenset[str] = frozenset()) -> str:
+def masked(tokens: list[str], mentions: list[Mention], keep: frozenset[str] = frozenset(), raw: str = "") -> str:
     """The question with named things replaced by X, Y, ... for the intent classifier. A mention made only of
-    `keep` words (those that say what is asked: "owner", "columns") stays as typed."""
+    `keep` words (those that say what is asked: "owner", "columns") stays as typed, unless `raw`, the question
+    as typed, spells it as an identifier ("top.total", "total_amount"): that names a thing, whatever its words."""
     out: list[str] = []
     letters = iter("XYZW")
-    starts = {m.start: m for m in mentions if not all(w in keep for w in tokens[m.start : m.end])}
+    typed = {tuple(words(m)) for m in _IDENTIFIER.findall(raw)}
+    starts = {
+        m.start: m
+        for m in mentions
+        if not all(w in keep for w in tokens[m.start : m.end]) or tuple(tokens[m.start : m.end]) in typed
+    }
     i = 0
     while i < len(tokens):
         if i in starts:

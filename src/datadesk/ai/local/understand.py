@@ -109,7 +109,7 @@ def understand(question: str, cards: list[dict[str, Any]]) -> Understood:
     keys = frozenset(s.key for s in named)
     things = linking.candidates(cards)
     mentions = _elided(tokens, linking.link(tokens, things, question, keys), things)
-    guess = intents.model().classify(linking.masked(tokens, mentions, CUE_WORDS))
+    guess = intents.model().classify(linking.masked(tokens, mentions, CUE_WORDS, question))
     return Understood(question, tokens, mentions, guess.intent, guess.score, sorted(keys), data_question)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from datadesk.ai.local import querying, ranking, render
+from datadesk.ai.local import lineage, querying, ranking, render
 from datadesk.ai.local.conversation import (
     NO_ANSWER,
     TABLES,
@@ -183,11 +183,11 @@ def _lineage(state: State, u: Understood, key: str, dashboards_only: bool = Fals
 
 
 def _upstream(state: State, u: Understood) -> ChatResponse:
-    return _lineage(state, u, "upstream")
+    return lineage.answer(state, u, upstream=True) or _lineage(state, u, "upstream")
 
 
 def _downstream(state: State, u: Understood) -> ChatResponse:
-    return _lineage(state, u, "downstream")
+    return lineage.answer(state, u, upstream=False) or _lineage(state, u, "downstream")
 
 
 def _dashboards(state: State, u: Understood) -> ChatResponse:

@@ -1,7 +1,7 @@
 """lineage kinds: column-level edges read from view and dbt SQL
 
-`reads` is an asset reading another (what every edge was before); `value` a column computed from
-another; `filter` a column deciding which rows a table holds (joins, WHERE, GROUP BY, HAVING).
+`value`: an asset reading another (what every edge was before) or a column computed from another;
+`filter`: a column deciding which rows a table holds (joins, WHERE, GROUP BY, HAVING).
 
 Revision ID: 20261208_0015
 Revises: 20261207_0014
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("lineage", sa.Column("kind", sa.String(length=8), nullable=False, server_default="reads"))
+    op.add_column("lineage", sa.Column("kind", sa.String(length=8), nullable=False, server_default="value"))
 
 
 def downgrade() -> None:
