@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from datadesk.access.caller import Caller
@@ -33,6 +34,7 @@ from datadesk.errors import NotFound
 MAX_DEPTH = 5
 CHUNK = siblings.CHUNK
 COLUMN_KINDS = ("value", "filter")
+_FAR = aliased(Resource)  # built once: a new alias per query costs more than the query itself
 ASSET_KINDS = ("value",)  # into a table, a value edge comes only from an asset; filters come from columns
 
 
@@ -180,20 +182,22 @@ class _Walker:
         self.session = session
         self.caller = caller
         self.known: dict[str, _Asset] = {}
+        # Built once per walk and run with their ids bound: building the statements costs more than running them.
+        ids: Any = bindparam("ids", expanding=True)
+        faces = select(Resource, visible_resources(caller).label("seen")).where(
+            Resource.workspace_id == caller.workspace_id, Resource.deleted_at.is_(None)
+        )
+        self._faces = (faces.where(Resource.id.in_(ids)), faces.where(Resource.sibling_id.in_(ids)))
+        self._edges_of: dict[tuple[bool, tuple[str, ...]], Any] = {}
 
     def assets(self, anchors: Sequence[str]) -> list[_Asset]:
         """The live assets whose warehouse-side ids are `anchors`, with every face and which the caller sees."""
         wanted = list(dict.fromkeys(anchors))
         faces: dict[str, dict[str, Resource]] = defaultdict(dict)
         seen: set[str] = set()
-        for key in (Resource.id, Resource.sibling_id):  # the anchors themselves, then their other faces
+        for query in self._faces:  # the anchors themselves, then their other faces
             for i in range(0, len(wanted), CHUNK):
-                query = select(Resource, visible_resources(self.caller).label("seen")).where(
-                    key.in_(wanted[i : i + CHUNK]),
-                    Resource.workspace_id == self.caller.workspace_id,
-                    Resource.deleted_at.is_(None),
-                )
-                for resource, visible in self.session.execute(query):
+                for resource, visible in self.session.execute(query, {"ids": wanted[i : i + CHUNK]}):
                     faces[resource.sibling_id or resource.id][resource.id] = resource
                     if visible:
                         seen.add(resource.id)
@@ -224,28 +228,32 @@ class _Walker:
 
     def _edges(self, owner: dict[str, _Asset], upstream: bool) -> list[tuple[str, str, str, str]]:
         """(near face, far face, kind, far face's anchor) of the live edges leaving the given faces."""
-        near_col, far_col = (
-            (Lineage.downstream_id, Lineage.upstream_id) if upstream else (Lineage.upstream_id, Lineage.downstream_id)
-        )
-        far = aliased(Resource)
         by_kind: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for face, asset in sorted(owner.items()):
             by_kind[COLUMN_KINDS if asset.faces[face].type == "column" else ASSET_KINDS].append(face)
         rows: list[tuple[str, str, str, str]] = []
         for kinds, faces in sorted(by_kind.items()):
+            query = self._edges_of.get((upstream, kinds))
+            if query is None:
+                query = self._edges_of[upstream, kinds] = self._edge_query(upstream, kinds)
             for i in range(0, len(faces), CHUNK):
-                query = (
-                    select(near_col, far_col, Lineage.kind, func.coalesce(far.sibling_id, far.id))
-                    .join(far, far.id == far_col)
-                    .where(
-                        near_col.in_(faces[i : i + CHUNK]),
-                        Lineage.kind.in_(kinds),
-                        Lineage.workspace_id == self.caller.workspace_id,
-                        far.deleted_at.is_(None),
-                    )
-                )
-                rows += [(n, f, k, a) for n, f, k, a in self.session.execute(query)]
+                rows += [(n, f, k, a) for n, f, k, a in self.session.execute(query, {"ids": faces[i : i + CHUNK]})]
         return sorted(rows)
+
+    def _edge_query(self, upstream: bool, kinds: tuple[str, ...]) -> Any:
+        near_col, far_col = (
+            (Lineage.downstream_id, Lineage.upstream_id) if upstream else (Lineage.upstream_id, Lineage.downstream_id)
+        )
+        return (
+            select(near_col, far_col, Lineage.kind, func.coalesce(_FAR.sibling_id, _FAR.id))
+            .join(_FAR, _FAR.id == far_col)
+            .where(
+                near_col.in_(bindparam("ids", expanding=True)),
+                Lineage.kind.in_(kinds),
+                Lineage.workspace_id == self.caller.workspace_id,
+                _FAR.deleted_at.is_(None),
+            )
+        )
 
 
 def _order(node: Node) -> tuple[int, int, str]:
