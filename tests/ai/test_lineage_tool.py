@@ -12,23 +12,12 @@ from fastapi.testclient import TestClient
 
 from tests.ai.conftest import ask, use
 from tests.catalog.helpers import add_integration, by_name, sync
-from tests.catalog.sources import execute
+from tests.catalog.sources import chain_ddl, execute
 from tests.fakes.llm_server import FakeLLMServer, text, tool_call
 from tests.world import Person, World
 
 # orders -> paid_orders (joins customers, keeps paid ones) -> customer_totals (a CTE summing) -> top (the big ones)
-DDL = """
-CREATE TABLE customers (id INTEGER PRIMARY KEY, full_name TEXT, region TEXT);
-CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), amount INTEGER,
-    status TEXT);
-CREATE VIEW paid_orders AS
-    SELECT o.id AS order_id, o.amount * 1.0 / 100 AS amount_usd, c.full_name AS customer
-    FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.status = 'paid';
-CREATE VIEW customer_totals AS
-    WITH spend AS (SELECT customer, sum(amount_usd) AS total FROM paid_orders GROUP BY customer)
-    SELECT customer, total FROM spend;
-CREATE VIEW top AS SELECT customer, total, total * 1.21 AS revenue FROM customer_totals WHERE total > 10;
-"""
+DDL = chain_ddl("customer_totals", "customer, total, total * 1.21 AS revenue")
 Chain = dict[str, dict[str, Any]]
 
 

@@ -10,23 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.catalog.helpers import add_integration, by_name, sync
-from tests.catalog.sources import execute
+from tests.catalog.sources import chain_ddl, execute
 from tests.mcp.conftest import connect, mcp_url, run, text_of, unfence  # noqa: F401 (mcp_url: a fixture)
 from tests.world import Person, World
 
-# A chain of views: paid_orders reads orders and customers, totals reads paid_orders, top reads totals.
-DDL = """
-CREATE TABLE customers (id INTEGER PRIMARY KEY, full_name TEXT, region TEXT);
-CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), amount INTEGER,
-    status TEXT);
-CREATE VIEW paid_orders AS
-    SELECT o.id AS order_id, o.amount * 1.0 / 100 AS amount_usd, c.full_name AS customer
-    FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.status = 'paid';
-CREATE VIEW totals AS
-    WITH spend AS (SELECT customer, sum(amount_usd) AS total FROM paid_orders GROUP BY customer)
-    SELECT customer, total FROM spend;
-CREATE VIEW top AS SELECT customer, total FROM totals WHERE total > 10;
-"""
+# paid_orders reads orders and customers, totals reads paid_orders, top reads totals.
+DDL = chain_ddl()
 
 
 @pytest.fixture

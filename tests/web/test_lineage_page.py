@@ -18,25 +18,12 @@ from datadesk.catalog.lineage_graph import Edge, Graph, Node
 from datadesk.catalog.models import Resource
 from datadesk.web import lineage_svg
 from tests.catalog.helpers import add_integration, by_name, sync
-from tests.catalog.sources import execute
+from tests.catalog.sources import chain_ddl, execute
 from tests.web.conftest import log_in, patch, shot, sign_in
 from tests.world import World
 
-# paid_orders reads orders and customers (filtered on status, joined on the key); totals reads paid_orders;
-# top reads totals. The odd view's name and column are markup, to be shown as text.
-DDL = """
-CREATE TABLE customers (id INTEGER PRIMARY KEY, full_name TEXT, region TEXT);
-CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), amount INTEGER,
-    status TEXT);
-CREATE VIEW paid_orders AS
-    SELECT o.id AS order_id, o.amount * 1.0 / 100 AS amount_usd, c.full_name AS customer
-    FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.status = 'paid';
-CREATE VIEW totals AS
-    WITH spend AS (SELECT customer, sum(amount_usd) AS total FROM paid_orders GROUP BY customer)
-    SELECT customer, total FROM spend;
-CREATE VIEW top AS SELECT customer, total FROM totals WHERE total > 10;
-CREATE VIEW "odd<i>&view" AS SELECT region AS "a<b>" FROM customers;
-"""
+# The chain of views, and one whose name and column are markup, to be shown as text.
+DDL = chain_ddl(extra='CREATE VIEW "odd<i>&view" AS SELECT region AS "a<b>" FROM customers;')
 ODD = "chain.main.odd<i>&view"
 
 
