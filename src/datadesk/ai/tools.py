@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import select
 
 from datadesk.access import grants
 from datadesk.access.caller import Caller
 from datadesk.ai import cards, egress
 from datadesk.ai.providers.base import ToolCall, ToolSpec
-from datadesk.catalog import lineage_graph, siblings
+from datadesk.catalog import lineage_graph
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import service as catalog
-from datadesk.catalog.models import RESOURCE_TYPES, Lineage, Resource
+from datadesk.catalog.models import RESOURCE_TYPES, Resource
 from datadesk.db import StoreSession
 from datadesk.errors import DomainError, Invalid, NotFound
 from datadesk.identity import service as identity
@@ -209,51 +206,8 @@ def _tables_of(ctx: ToolContext, resources: Sequence[Resource]) -> list[Resource
 
 
 def _row_filters(ctx: ToolContext, tables: Sequence[Resource]) -> dict[str, list[Resource | None]]:
-    """Per table, the columns whose filter edges decide its rows: the face the caller sees, or None when
-    the caller sees no face of that column (a hidden filter, counted but never named). As in the lineage
-    graph, an edge counts only from a face the caller sees, or from any face of a wholly hidden column."""
-    if not tables:
-        return {}
-    faces = siblings.faces(ctx.session, [t.id for t in tables])
-    table_of: dict[str, str] = {}
-    for table in tables:
-        for face in [table.id, *faces.get(table.id, [])]:
-            table_of.setdefault(face, table.id)
-    seen = [r.id for r in catalog.visible_many(ctx.session, ctx.caller, list(table_of))]
-    rows = ctx.session.execute(
-        select(Lineage.upstream_id, Lineage.downstream_id)
-        .where(
-            Lineage.downstream_id.in_(seen),
-            Lineage.kind == "filter",
-            Lineage.workspace_id == ctx.caller.workspace_id,
-        )
-        .order_by(Lineage.downstream_id, Lineage.upstream_id)
-    ).all()
-    columns = {
-        r.id: r
-        for r in ctx.session.scalars(
-            select(Resource).where(
-                Resource.id.in_(sorted({up for up, _ in rows})),
-                Resource.workspace_id == ctx.caller.workspace_id,
-                Resource.deleted_at.is_(None),
-            )
-        )
-    }
-    anchors = {cid: c.sibling_id or c.id for cid, c in columns.items()}
-    others = siblings.faces(ctx.session, sorted(set(anchors.values())))
-    every = {a: [a, *others.get(a, [])] for a in set(anchors.values())}
-    visible = {r.id: r for r in catalog.visible_many(ctx.session, ctx.caller, [f for fs in every.values() for f in fs])}
-    found: dict[str, dict[str, Resource | None]] = defaultdict(dict)
-    for up, down in rows:
-        if up not in anchors:
-            continue
-        shown = siblings.ordered([visible[f] for f in every[anchors[up]] if f in visible])
-        if shown and up not in visible:
-            continue  # what an invisible face says is not shown when the column is seen through another
-        picked = found[table_of[down]]
-        if len(picked) < MAX_FILTERS:
-            picked[anchors[up]] = shown[0] if shown else None
-    return {table: list(picked.values()) for table, picked in found.items()}
+    """Per table, the columns deciding its rows (None: one the caller sees no face of, counted not named)."""
+    return lineage_graph.row_filters(ctx.session, ctx.caller, tables, MAX_FILTERS)
 
 
 def _list(ctx: ToolContext, args: dict[str, Any]) -> egress.ToolOutput:

@@ -155,6 +155,26 @@ def withheld(found: Graph, keep: set[str]) -> Graph:
     return Graph(found.start, sorted(upstream, key=_order), sorted(downstream, key=_order), edges)
 
 
+def row_filters(
+    session: StoreSession, caller: Caller, tables: Sequence[Resource], limit: int = 20
+) -> dict[str, list[Resource | None]]:
+    """Per table (by the id given), the columns whose filter edges decide its rows: the face the caller sees,
+    or None for a column the caller sees no face of (counted, never named). At most `limit` per table."""
+    if not tables:
+        return {}
+    walker = _Walker(session, caller)
+    assets = {a.id: a for a in walker.assets([t.sibling_id or t.id for t in tables])}
+    found: dict[str, list[Resource | None]] = {}
+    step = walker.hops(list(assets.values()), (True,), kinds=("filter",))[True]
+    by_asset: dict[str, list[_Asset]] = defaultdict(list)
+    for near, far, _kind in step:
+        by_asset[near.id].append(far)
+    for table in tables:
+        columns = sorted(by_asset.get(table.sibling_id or table.id, []), key=lambda a: (not a.shown, _name(a)))
+        found[table.id] = [far.shown[0] if far.shown else None for far in columns[:limit]]
+    return found
+
+
 class _Keys:
     """Node keys: the shown face's id, or hidden-1, hidden-2... in the order the walk meets them."""
 
@@ -211,10 +231,11 @@ class _Walker:
         return self.hops(frontier, (upstream,))[upstream]
 
     def hops(
-        self, frontier: Sequence[_Asset], directions: Sequence[bool]
+        self, frontier: Sequence[_Asset], directions: Sequence[bool], kinds: tuple[str, ...] | None = None
     ) -> dict[bool, list[tuple[_Asset, _Asset, str]]]:
+        """`kinds`: the edge kinds to follow, else those of each face's type (COLUMN_KINDS, ASSET_KINDS)."""
         owner = {face: a for a in frontier for face in a.usable}
-        rows = {upstream: self._edges(owner, upstream) for upstream in directions}
+        rows = {upstream: self._edges(owner, upstream, kinds) for upstream in directions}
         far_assets = {a.id: a for a in self.assets(sorted({r[3] for found in rows.values() for r in found}))}
         result: dict[bool, list[tuple[_Asset, _Asset, str]]] = {}
         for upstream, found in rows.items():
@@ -226,11 +247,13 @@ class _Walker:
             result[upstream] = list(step.values())
         return result
 
-    def _edges(self, owner: dict[str, _Asset], upstream: bool) -> list[tuple[str, str, str, str]]:
+    def _edges(
+        self, owner: dict[str, _Asset], upstream: bool, kinds: tuple[str, ...] | None = None
+    ) -> list[tuple[str, str, str, str]]:
         """(near face, far face, kind, far face's anchor) of the live edges leaving the given faces."""
         by_kind: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for face, asset in sorted(owner.items()):
-            by_kind[COLUMN_KINDS if asset.faces[face].type == "column" else ASSET_KINDS].append(face)
+            by_kind[kinds or (COLUMN_KINDS if asset.faces[face].type == "column" else ASSET_KINDS)].append(face)
         rows: list[tuple[str, str, str, str]] = []
         for kinds, faces in sorted(by_kind.items()):
             query = self._edges_of.get((upstream, kinds))
@@ -254,6 +277,10 @@ class _Walker:
                 _FAR.deleted_at.is_(None),
             )
         )
+
+
+def _name(asset: _Asset) -> str:
+    return asset.shown[0].qualified_name if asset.shown else asset.id
 
 
 def _order(node: Node) -> tuple[int, int, str]:
