@@ -194,7 +194,7 @@ def test_demo_prints_logins_that_work(env: dict[str, str]) -> None:
 
 
 def test_integrations_and_sync_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
-    from tests.catalog.sources import build_shop
+    from tests.catalog.sources import build_shop, execute
 
     run(env, "init", "--workspace", "acme", "--admin-email", "ada@acme.com", "--admin-password", "pw-12345678")
     run(env, "teams", "create", "-w", "acme", "Finance")
@@ -219,7 +219,11 @@ def test_integrations_and_sync_from_the_command_line(env: dict[str, str], tmp_pa
     assert code == 0, err
     assert "19 created, 0 updated, 0 deleted" in out
     code, out, _ = run(env, "sync", "shop", "-w", "acme")
-    assert "0 created, 0 updated, 0 deleted, 19 unchanged" in out
+    assert "0 created, 0 updated, 0 deleted, 0 refreshed, 19 unchanged" in out
+    assert "column lineage" not in out  # its one view reads
+    execute(shop, "CREATE VIEW odd AS SELECT CAST(id AS weird type name) AS id FROM orders;")
+    code, out, _ = run(env, "sync", "shop", "-w", "acme")
+    assert code == 0 and "1 view or model SQL could not be read for column lineage" in out
     listed = json.loads(run(env, "integrations", "list", "-w", "acme", "--json")[1])
     assert listed[0]["name"] == "shop" and listed[0]["last_synced_at"] and len(listed[0]["team_ids"]) == 1
     code, _, err = run(env, "sync", "nope", "-w", "acme")

@@ -617,8 +617,14 @@ def sync_command(
     stats = run.stats
     out.print(
         f"Synced {name}: {stats.get('created', 0)} created, {stats.get('updated', 0)} updated, "
-        f"{stats.get('deleted', 0)} deleted, {stats.get('unchanged', 0)} unchanged."
+        f"{stats.get('deleted', 0)} deleted, {stats.get('refreshed', 0)} refreshed, "
+        f"{stats.get('unchanged', 0)} unchanged."
     )
+    if stats.get("lineage_unparsed"):
+        out.print(
+            f"{stats['lineage_unparsed']} view or model SQL could not be read for column lineage; "
+            "they keep their table lineage."
+        )
     if stats.get("usage"):  # why the source's statement history could not be read (catalog.usage)
         out.print(str(stats["usage"]))
 
