@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,31 +30,18 @@ from datadesk.sql.models import QueryRun
 from tests.catalog.helpers import add_integration, by_name
 from tests.catalog.helpers import sync as run_sync
 from tests.conftest import FIXTURES, TEST_SECRET
-from tests.connectors.test_history import PrivateMariaDB, PrivatePostgres, start_mariadb, start_postgres
+from tests.connectors.test_history import (  # noqa: F401  (private_pg, private_maria: module fixtures, one server each)
+    PrivateMariaDB,
+    PrivatePostgres,
+    private_maria,
+    private_pg,
+)
 from tests.dbs import fresh_pg_database, unique_name
 from tests.runsql.conftest import grant, set_run_sql
 from tests.web.conftest import sign_in
 from tests.world import World
 
 SECRET = "hunter2-Literal-7f3c"  # a value inside a statement: it must never reach the store
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def private_maria() -> Iterator[PrivateMariaDB]:
-    server = start_mariadb()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # --- statements to tables -----------------------------------------------------------------------------------
@@ -325,7 +311,10 @@ def _lineage(client: TestClient, world: World, resource: dict[str, Any]) -> dict
 
 
 def test_postgres_usage_end_to_end(
-    client: TestClient, world: World, sessions: Any, private_pg: PrivatePostgres
+    client: TestClient,
+    world: World,
+    sessions: Any,
+    private_pg: PrivatePostgres,  # noqa: F811  (the fixture imported above)
 ) -> None:
     database = private_pg.database(PG_SETUP)
     _pg_workload(private_pg, database)
@@ -367,7 +356,10 @@ def test_postgres_usage_end_to_end(
 
 
 def test_mariadb_usage_end_to_end(
-    client: TestClient, world: World, sessions: Any, private_maria: PrivateMariaDB
+    client: TestClient,
+    world: World,
+    sessions: Any,
+    private_maria: PrivateMariaDB,  # noqa: F811  (the fixture imported above)
 ) -> None:
     database = unique_name("dd_usage")
     private_maria.run(None, f"CREATE DATABASE `{database}`")
