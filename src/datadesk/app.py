@@ -20,6 +20,7 @@ from datadesk.jobs.embedded import EmbeddedJobs
 from datadesk.mcp.http import PATH as MCP_PATH
 from datadesk.mcp.http import McpHttp
 from datadesk.settings import Settings
+from datadesk.web.errors import page_error
 from datadesk.web.render import STATIC_DIR, make_templates
 from datadesk.web.security import SecurityHeaders
 
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.defer_sync = jobs.defer
     app.state.templates = make_templates()
-    http_errors.install(app)
+    http_errors.install(app, page_error)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp_http, include_in_schema=False))
     mount(app)
     api_docs.install(app)

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from datadesk.errors import TooLarge, error_body
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -50,13 +52,12 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        payload = json.dumps(
-            {"error": {"code": "body_too_large", "message": f"Request bodies are limited to {self.max_bytes} bytes."}}
-        ).encode()
+        refused = TooLarge(f"Request bodies are limited to {self.max_bytes} bytes.")
+        payload = json.dumps(error_body(refused.code, refused.message)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": refused.status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
             }
         )

@@ -15,8 +15,10 @@ class DomainError(Exception):
         if code is not None:
             self.code = code
 
-    def to_json(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The contract's error JSON; every door that answers an error in JSON builds it here."""
+    return {"error": {"code": code, "message": message}}
 
 
 class Invalid(DomainError):
@@ -64,14 +66,43 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
-class ProviderFailed(DomainError):
+class ProviderError(DomainError):
+    """The AI provider failed; the subclasses say how."""
+
     status = 502
     code = "provider_error"
 
 
-class ProviderTimeout(DomainError):
+class ProviderAuthFailed(ProviderError):
+    code = "provider_auth_failed"
+
+
+class ProviderRateLimited(ProviderError):
+    status = 429
+    code = "provider_rate_limited"
+
+
+class ProviderTimedOut(ProviderError):
     status = 504
     code = "provider_timeout"
+
+
+class ProviderBadResponse(ProviderError):
+    code = "provider_bad_response"
+
+
+class ProviderUnreachable(ProviderError):
+    code = "provider_unreachable"
+
+
+class InternalError(DomainError):
+    """A fault of ours: logged on the server, never described to the client."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str = "Something went wrong on the server; it has been logged.") -> None:
+        super().__init__(message)
 
 
 class StoreBusy(DomainError):

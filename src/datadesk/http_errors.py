@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,8 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from datadesk.db import is_busy
-from datadesk.errors import DomainError, StoreBusy
-from datadesk.web.errors import page_error
+from datadesk.errors import DomainError, InternalError, StoreBusy, error_body
+
+# The web app's HTML answer for an error on one of its pages, None where the error JSON answers instead.
+PageError = Callable[[Request, int, str, str], Response | None]
 
 log = logging.getLogger("datadesk")
 
@@ -32,7 +35,7 @@ _HTTP_CODES = {
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 def _describe(errors: list[dict[str, object]]) -> str:
@@ -45,7 +48,8 @@ def _describe(errors: list[dict[str, object]]) -> str:
 
 def _answer(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """The web app's HTML error page on its pages, the contract's error JSON everywhere else."""
-    page = page_error(request, status, code, message)
+    page_error: PageError | None = getattr(request.app.state, "page_error", None)
+    page = page_error(request, status, code, message) if page_error else None
     if page is None:
         return error_response(status, code, message, headers)
     if headers and page.status_code == status:
@@ -60,7 +64,10 @@ def _store_busy(request: Request, exc: Exception) -> Response:
     return _answer(request, busy.status, busy.code, busy.message, {"Retry-After": str(busy.retry_after)})
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, page_error: PageError | None = None) -> None:
+    """Map every failure to an answer; `page_error` (the web app's) answers those on its pages."""
+    app.state.page_error = page_error
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
@@ -104,4 +111,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _answer(request, 500, "internal_error", "Something went wrong on the server; it has been logged.")
+        fault = InternalError()
+        return _answer(request, fault.status, fault.code, fault.message)

@@ -25,6 +25,7 @@ from datadesk.app import create_app
 from datadesk.catalog.models import Integration, Resource
 from datadesk.connectors.sources import FILE_REFUSED, SourceNotAllowed, check_source
 from datadesk.db import transaction
+from datadesk.errors import error_body
 from datadesk.settings import Settings
 from tests.catalog.helpers import add_integration, sync
 from tests.catalog.sources import build_shop
@@ -379,4 +380,4 @@ def test_refusals_never_echo_the_config(settings: Settings) -> None:
     url = f"sqlite:///{settings.home}/{SECRET}.db"
     with pytest.raises(SourceNotAllowed) as refused:
         check_source(settings, "sqlite", {"url": url})
-    assert SECRET not in json.dumps(refused.value.to_json())
+    assert SECRET not in json.dumps(error_body(refused.value.code, refused.value.message))

@@ -23,13 +23,13 @@ from datadesk.ai import settings as ai_settings
 from datadesk.ai.history import keep_audit, save_answer
 from datadesk.ai.models import AiSettings, LlmCall, Prompt
 from datadesk.ai.providers.anthropic import AnthropicProvider
-from datadesk.ai.providers.base import Deadline, Provider, ProviderError, WireLog, WireRecord
+from datadesk.ai.providers.base import Deadline, Provider, WireLog, WireRecord
 from datadesk.ai.providers.local import MODEL as LOCAL_MODEL
 from datadesk.ai.providers.local import LocalProvider
 from datadesk.ai.providers.openai import OpenAIProvider
 from datadesk.catalog.service import visible_many
 from datadesk.db import StoreSession, new_id
-from datadesk.errors import DomainError, Forbidden, NotFound
+from datadesk.errors import DomainError, Forbidden, NotFound, ProviderError
 from datadesk.settings import Settings
 from datadesk.sql import settings as sql_settings
 

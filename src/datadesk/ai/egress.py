@@ -188,13 +188,17 @@ def _column(column: Resource, tags: list[str], description: str) -> dict[str, An
 
 def fence(items: Sequence[dict[str, Any]], note: str = "") -> str:
     """Metadata as JSON inside a labelled fence that text inside it cannot close."""
-    body = _unclosable(json.dumps(list(items), ensure_ascii=False, separators=(",", ":")))
-    header = f'<catalog_metadata trust="untrusted"{" note=" + _unclosable(json.dumps(note)) if note else ""}>'
-    return f"{header}\n{body}\n</catalog_metadata>"
+    return untrusted("catalog_metadata", list(items), note)
+
+
+def untrusted(tag: str, payload: Any, note: str = "") -> str:
+    """JSON inside a `<tag trust="untrusted">` fence; < and > are escaped, so no text inside opens or closes a tag."""
+    body = _unclosable(json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str))
+    header = f'<{tag} trust="untrusted"{" note=" + _unclosable(json.dumps(note)) if note else ""}>'
+    return f"{header}\n{body}\n</{tag}>"
 
 
 def _unclosable(text: str) -> str:
-    """JSON with < and > escaped, so no text inside can open or close a tag."""
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 

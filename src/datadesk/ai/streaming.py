@@ -16,7 +16,7 @@ from starlette.responses import StreamingResponse
 from datadesk.access.caller import Caller
 from datadesk.ai import assistant, schemas
 from datadesk.db import StoreSession, is_busy, transaction
-from datadesk.errors import DomainError, StoreBusy
+from datadesk.errors import DomainError, InternalError, StoreBusy
 from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk")
@@ -62,9 +62,7 @@ def stream_answer(
                 put(("error", StoreBusy()))
                 return
             log.exception("streamed answer failed")
-            put(
-                ("error", DomainError("Something went wrong on the server; it has been logged.", code="internal_error"))
-            )
+            put(("error", InternalError()))
         finally:
             put(_DONE)
 

@@ -7,6 +7,8 @@ from urllib.parse import quote
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from datadesk.errors import InternalError
+from datadesk.web.render import render
 from datadesk.web.security import HEADERS, is_page
 
 TITLES = {
@@ -31,12 +33,10 @@ def page_error(request: Request, status: int, code: str, message: str) -> Respon
         return login_redirect(request)
     if getattr(request.app.state, "templates", None) is None:
         return None
-    from datadesk.web.render import render
-
     if status == 404:
         message = "This page does not exist, or you cannot see it."
     elif status >= 500 and code == "internal_error":
-        message = "Something went wrong on the server; it has been logged."
+        message = InternalError().message
     title = TITLES.get(status, "That did not work")
     # Set here too: the 500 handler answers from outside the middleware that adds them to other pages.
     headers = {name.decode(): value.decode() for name, value in HEADERS}

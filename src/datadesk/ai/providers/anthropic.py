@@ -7,8 +7,9 @@ from typing import Any
 import anthropic
 import httpx2
 
-from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ToolCall
 from datadesk.ai.providers.sdk import SdkProvider
+from datadesk.errors import ProviderBadResponse
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from datadesk.errors import DomainError
+from datadesk.errors import ProviderTimedOut
 
 
 @dataclass(frozen=True)
@@ -111,32 +111,5 @@ class Provider(Protocol):
         """One model turn, retries included, ended by the deadline; raise a ProviderError subclass on failure."""
 
 
-class ProviderError(DomainError):
-    status = 502
-    code = "provider_error"
-
-
-class ProviderAuthFailed(ProviderError):
-    code = "provider_auth_failed"
-
-
-class ProviderRateLimited(ProviderError):
-    status = 429
-    code = "provider_rate_limited"
-
-
-class ProviderTimedOut(ProviderError):
-    status = 504
-    code = "provider_timeout"
-
-
 class DeadlinePassed(ProviderTimedOut):
     """The question's overall deadline passed: nothing more is sent for it."""
-
-
-class ProviderBadResponse(ProviderError):
-    code = "provider_bad_response"
-
-
-class ProviderUnreachable(ProviderError):
-    code = "provider_unreachable"

@@ -8,8 +8,9 @@ from typing import Any
 import httpx2
 import openai
 
-from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ProviderBadResponse, ToolCall
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Message, ToolCall
 from datadesk.ai.providers.sdk import SdkProvider
+from datadesk.errors import ProviderBadResponse
 
 DEFAULT_MODEL = "gpt-4o-mini"
 

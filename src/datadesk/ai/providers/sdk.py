@@ -19,17 +19,14 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from datadesk.ai.providers.base import (
-    ChatRequest,
-    ChatResponse,
-    Deadline,
+from datadesk.ai.providers.base import ChatRequest, ChatResponse, Deadline, WireLog
+from datadesk.errors import (
     ProviderAuthFailed,
     ProviderBadResponse,
     ProviderError,
     ProviderRateLimited,
     ProviderTimedOut,
     ProviderUnreachable,
-    WireLog,
 )
 
 TIMEOUT_SECONDS = 60.0  # one HTTP request; the question's deadline may cut it shorter
