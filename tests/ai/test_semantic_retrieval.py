@@ -21,10 +21,10 @@ from sqlalchemy import func, inspect, select
 from datadesk import demo, store
 from datadesk.access.caller import Caller
 from datadesk.ai import egress, retrieval
-from datadesk.ai.embedding import embedder
 from datadesk.catalog import semantic
 from datadesk.catalog.models import Resource, ResourceEmbedding
 from datadesk.db import transaction
+from datadesk.embedding import embedder
 from datadesk.identity import service as identity
 from datadesk.identity.models import Team, User, Workspace
 from tests.catalog.helpers import add_integration, by_name, sync

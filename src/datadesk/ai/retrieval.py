@@ -20,12 +20,12 @@ from sqlalchemy import select
 from datadesk.access.caller import Caller
 from datadesk.access.visibility import visible_resources
 from datadesk.ai import cards, egress
-from datadesk.ai.embedding import embedder
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog import semantic
 from datadesk.catalog import service as catalog
 from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession
+from datadesk.embedding import embedder
 
 log = logging.getLogger("datadesk.retrieval")
 

@@ -1,7 +1,7 @@
 """Semantic retrieval's store: each resource's card text as a vector, kept fresh on sync and edit.
 
 A card is metadata only: the name in words, the start of the description or definition, and a table's
-column names. Vectors are computed on this server (datadesk.ai.embedding) and stored as float16; the
+column names. Vectors are computed on this server (datadesk.embedding) and stored as float16; the
 hash of the text embedded decides what is embedded again, so an unchanged card costs nothing. Keeping
 vectors fresh never fails a sync or an edit: without the model, or when embedding fails, retrieval
 falls back to full-text search for what is missing.
@@ -25,10 +25,10 @@ import numpy as np
 from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
-from datadesk.ai.embedding import Embedder, embedder
 from datadesk.catalog import search
 from datadesk.catalog.models import Resource, ResourceEmbedding
 from datadesk.db import StoreSession, bulk_insert, transaction, utcnow
+from datadesk.embedding import Embedder, embedder
 
 log = logging.getLogger("datadesk.semantic")
 

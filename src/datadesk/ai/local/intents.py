@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from datadesk.ai.embedding import Embedder, embedder
 from datadesk.ai.local.examples import EXAMPLES
+from datadesk.embedding import Embedder, embedder
 
 NGRAMS = (2, 3, 4)
 # "the X dashboard" and "X" ask the same: the kind word after a named thing only chose which thing it is.

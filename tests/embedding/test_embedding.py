@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datadesk.ai import embedding
+from datadesk import embedding
 
 
 def test_the_model_files_are_the_ones_whose_hashes_we_recorded() -> None:
