@@ -25,7 +25,10 @@ import pytest
 import sqlglot
 from sqlalchemy.engine import make_url
 
-from datadesk.sql.guard import SqlNotAllowed, TableRef, allowed_functions, allowed_types, check, columns_read
+from datadesk.sql.allowlist import allowed_functions, allowed_types
+from datadesk.sql.checked import SqlNotAllowed, TableRef
+from datadesk.sql.columns import columns_read
+from datadesk.sql.guard import check
 from tests.dbs import PG_HOST, PG_PORT, PG_USER, fresh_mysql_database, fresh_pg_database, mysql_admin
 from tests.sql.attacks import DIALECTS, allowlist_attacks
 

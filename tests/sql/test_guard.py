@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from datadesk.sql.guard import Checked, SqlNotAllowed, TableRef, check, columns_read
+from datadesk.sql.checked import Checked, SqlNotAllowed, TableRef
+from datadesk.sql.columns import columns_read
+from datadesk.sql.guard import check
 from tests.sql.attacks import DIALECTS, corpus_attacks, corpus_reasons, handcrafted
 
 

@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from datadesk.sql.guard import Checked, SqlNotAllowed, allowed_functions, check
+from datadesk.sql.allowlist import allowed_functions
+from datadesk.sql.checked import Checked, SqlNotAllowed
+from datadesk.sql.guard import check
 from tests.sql.attacks import DIALECTS
 
 _VOCABULARY = (

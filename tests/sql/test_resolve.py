@@ -22,9 +22,10 @@ from sqlalchemy.engine import make_url
 
 from datadesk.errors import NotFound
 from datadesk.sql import guard, resolve, runner
+from datadesk.sql.checked import SqlNotAllowed, TableRef
 from tests.catalog.helpers import add_integration, by_name, sync
 from tests.dbs import PG_HOST, PG_PORT, fresh_mysql_database, fresh_pg_database, mysql_admin, pg_admin, unique_name
-from tests.runsql.conftest import grant, set_run_sql
+from tests.sql.conftest import grant, set_run_sql
 from tests.world import Person, World
 
 Markers = dict[tuple[str, str], str]  # (schema, table) as stored -> the `who` value it holds
@@ -34,7 +35,7 @@ def resolved_who(integration_type: str, url: str, sql: str, markers: Markers) ->
     """The `who` of the one table `resolve` says the query reads, matched as the service matches; None if none."""
     try:
         located = resolve.locate(integration_type, url, guard.check(sql, integration_type))
-    except (NotFound, guard.SqlNotAllowed):  # system catalogs are the guard's to refuse
+    except (NotFound, SqlNotAllowed):  # system catalogs are the guard's to refuse
         return None
     (target,) = located.targets
     hits = [
@@ -169,7 +170,7 @@ def test_postgres_resolves_the_two_reproduced_attacks(pg_source: PgSource) -> No
         assert located.targets == (target,) and located.catalog == db
         qualified = resolve.qualify(located, {target: (target.schema, target.name)})
         assert qualified.checked.sql == f'SELECT * FROM "{db}"."{target.schema}"."{target.name}"'
-        assert qualified.checked.tables == (guard.TableRef(target.schema, target.name, db),)
+        assert qualified.checked.tables == (TableRef(target.schema, target.name, db),)
 
 
 def test_postgres_rewrite_keeps_explain_aliases_and_ctes(pg_source: PgSource) -> None:

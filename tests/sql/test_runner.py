@@ -22,17 +22,12 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from datadesk.sql.guard import SqlNotAllowed, check
-from datadesk.sql.runner import (
-    RunResult,
-    SqlError,
-    SqlTimeout,
-    dialect_of,
-    strip_literals,
-    to_json,
-)
+from datadesk.sql.checked import SqlNotAllowed
+from datadesk.sql.engines import SqlError, SqlTimeout
+from datadesk.sql.guard import check
+from datadesk.sql.runner import RunResult, dialect_of, strip_literals
 from datadesk.sql.runner import run as run_qualified
-from datadesk.sql.values import CELL_CAP, CUT_MARKER
+from datadesk.sql.values import CELL_CAP, CUT_MARKER, to_json
 from tests.dbs import fresh_mysql_database, fresh_pg_database, mysql_admin
 from tests.sql.attacks import CANARY_FILE, corpus_attacks, handcrafted
 from tests.sql.test_guard import LEGIT

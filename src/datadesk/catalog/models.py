@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from datadesk.connectors import registry
 from datadesk.db import Base, WorkspaceScoped, new_id, utcnow
 
 RESOURCE_TYPES = (
@@ -22,7 +23,7 @@ RESOURCE_TYPES = (
     "document",
     "glossary_term",
 )
-INTEGRATION_TYPES = ("postgres", "mysql", "sqlite", "duckdb", "dbt")
+INTEGRATION_TYPES = registry.TYPES
 
 
 class Integration(WorkspaceScoped, Base):
@@ -95,7 +96,7 @@ class Resource(WorkspaceScoped, Base):
             "ix_resource_ws_name", "workspace_id", "qualified_name", "id", sqlite_where=LISTED, postgresql_where=LISTED
         ),
         Index("ix_resource_ws_type_name", "workspace_id", "type", "qualified_name", "id"),
-        # A member's page is walked one Team set at a time (access.visibility.walkable_scope_keys).
+        # A member's page is walked one Team set at a time (catalog.search_index.walkable_scope_keys).
         Index(
             "ix_resource_ws_scope_name",
             "workspace_id",
@@ -177,7 +178,7 @@ class Resource(WorkspaceScoped, Base):
     search_name: Mapped[str] = mapped_column(Text, default="")
     search_body: Mapped[str] = mapped_column(Text, default="")
     search_scope: Mapped[str] = mapped_column(Text, default="")
-    scope_key: Mapped[str] = mapped_column(String(16), default="")  # access.visibility.scope_key(search_scope)
+    scope_key: Mapped[str] = mapped_column(String(16), default="")  # catalog.search_index.scope_key(search_scope)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -11,7 +11,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,49}$")
 ]
-IntegrationType = Literal["postgres", "mysql", "sqlite", "duckdb", "dbt"]
+IntegrationType = Literal["postgres", "mysql", "sqlite", "duckdb", "dbt"]  # connectors.registry.TYPES, tested
 
 
 class In(BaseModel):

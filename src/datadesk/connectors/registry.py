@@ -1,17 +1,16 @@
-"""Which connector reads which integration type, and how an integration's config is shown."""
+"""The integration types: one table of what each is (dialect, display name, connector); how a config is shown."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from datadesk.connectors.base import Connector
 
-URL_TYPES = ("postgres", "mysql", "sqlite", "duckdb")
-TYPES = (*URL_TYPES, "dbt")
 SECRET_KEYS = re.compile(r"password|secret|token|api_key|private_key", re.IGNORECASE)
 MASK = "***"
 
@@ -48,22 +47,37 @@ def _dbt(config: Mapping[str, str]) -> Connector:
     )
 
 
-# Imported on first use: a deployment that only reads SQLite never loads duckdb or the drivers.
-FACTORIES: dict[str, Callable[[Mapping[str, str]], Connector]] = {
-    "postgres": _postgres,
-    "mysql": _mysql,
-    "sqlite": _sqlite,
-    "duckdb": _duckdb,
-    "dbt": _dbt,
-}
+@dataclass(frozen=True)
+class Kind:
+    """One integration type: what it is called, how its SQL is read, and which connector syncs it."""
+
+    name: str  # as stored on an integration
+    display_name: str
+    dialect: str | None  # sqlglot's (and the guard's) dialect of a SQL engine; None: no data to query (dbt)
+    connector: Callable[[Mapping[str, str]], Connector]
+    url_backends: tuple[str, ...] = ()  # SQLAlchemy backend names of its URLs
+
+
+# Connectors are imported on first use: a deployment that only reads SQLite never loads duckdb or the drivers.
+KINDS: tuple[Kind, ...] = (
+    Kind("postgres", "PostgreSQL", "postgres", _postgres, ("postgresql",)),
+    Kind("mysql", "MySQL/MariaDB", "mysql", _mysql, ("mysql", "mariadb")),
+    Kind("sqlite", "SQLite", "sqlite", _sqlite, ("sqlite",)),
+    Kind("duckdb", "DuckDB", "duckdb", _duckdb, ("duckdb",)),
+    Kind("dbt", "dbt", None, _dbt),
+)
+BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
+TYPES = tuple(BY_NAME)
+SQL_DIALECTS: dict[str, str] = {kind.name: kind.dialect for kind in KINDS if kind.dialect is not None}
+TYPE_OF_BACKEND: dict[str, str] = {backend: kind.name for kind in KINDS for backend in kind.url_backends}
 
 
 def connector_for(type: str, config: Mapping[str, str]) -> Connector:
     """The connector for an integration of this type; ValueError for an unknown type or a bad config."""
-    factory = FACTORIES.get(type)
-    if factory is None:
+    kind = BY_NAME.get(type)
+    if kind is None:
         raise ValueError(f"unknown integration type {type!r}; expected one of: {', '.join(TYPES)}")
-    return factory(config)
+    return kind.connector(config)
 
 
 def mask_config(type: str, config: Mapping[str, str]) -> dict[str, str]:

@@ -24,7 +24,8 @@ from sqlglot.errors import ErrorLevel
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from datadesk.errors import NotFound
-from datadesk.sql import duckdb_child, guard, runner
+from datadesk.sql import duckdb_child, engines, guard
+from datadesk.sql.checked import Checked, SqlNotAllowed, TableRef
 
 NOT_FOUND = "A table in this query is not in the catalog, or not visible to you."
 _TIMEOUT_S = 10.0
@@ -63,7 +64,7 @@ class Target:
 class Located:
     """Where each table of a checked query lives, before the catalog is consulted."""
 
-    checked: guard.Checked
+    checked: Checked
     integration_type: str
     fold: Callable[[str], str]  # two names are the same relation to the engine when their folds are equal
     catalog: str | None  # the database or catalog part the rewritten names carry; None for two-part engines
@@ -82,8 +83,8 @@ class Located:
 class Qualified:
     """The rewritten statement, re-checked, and which target each of its tables is."""
 
-    checked: guard.Checked
-    targets: dict[guard.TableRef, Target]
+    checked: Checked
+    targets: dict[TableRef, Target]
 
 
 def ascii_lower(name: str) -> str:
@@ -98,7 +99,7 @@ def _exact(name: str) -> str:
     return name
 
 
-def locate(integration_type: str, url: str, checked: guard.Checked) -> Located:
+def locate(integration_type: str, url: str, checked: Checked) -> Located:
     """Resolve every table reference the way the engine will at run time; NotFound when it resolves to none."""
     references = _references(checked.expression.copy(), integration_type)
     if integration_type == "postgres":
@@ -110,7 +111,7 @@ def locate(integration_type: str, url: str, checked: guard.Checked) -> Located:
         return Located(checked, integration_type, ascii_lower, None, targets)
     if integration_type == "duckdb":
         return _locate_duckdb(url, checked, references)
-    raise guard.SqlNotAllowed("This integration holds no data to query.")
+    raise SqlNotAllowed("This integration holds no data to query.")
 
 
 def qualify(located: Located, exact: Mapping[Target, tuple[str, str]]) -> Qualified:
@@ -121,20 +122,20 @@ def qualify(located: Located, exact: Mapping[Target, tuple[str, str]]) -> Qualif
     dialect = checked.dialect
     body = _generate(checked.expression, dialect)
     if not checked.sql.endswith(body):
-        raise guard.SqlNotAllowed("The statement could not be checked reliably.")
+        raise SqlNotAllowed("The statement could not be checked reliably.")
     prefix = checked.sql[: len(checked.sql) - len(body)]  # EXPLAIN and its options, if any
     tree = checked.expression.copy()
     tables = _references(tree, located.integration_type)
     if len(tables) != len(located.occurrences):
-        raise guard.SqlNotAllowed("The statement could not be checked reliably.")
-    expected: dict[guard.TableRef, Target] = {}
+        raise SqlNotAllowed("The statement could not be checked reliably.")
+    expected: dict[TableRef, Target] = {}
     for table, target in zip(tables, located.occurrences, strict=True):
         schema, name = exact[target]
         catalog = _quoted(located.catalog) if located.catalog is not None else None
         table.set("catalog", catalog)
         table.set("db", _quoted(schema))
         table.set("this", _quoted(name))
-        ref = guard.TableRef(
+        ref = TableRef(
             schema=_normalised(schema, dialect),
             name=_normalised(name, dialect),
             catalog=None if located.catalog is None else _normalised(located.catalog, dialect),
@@ -159,7 +160,7 @@ def _references(tree: exp.Expr, integration_type: str) -> list[exp.Table]:
     try:
         _collect(tree, frozenset(), key, found)
     except RecursionError:
-        raise guard.SqlNotAllowed("The statement is nested too deeply to be checked.") from None
+        raise SqlNotAllowed("The statement is nested too deeply to be checked.") from None
     return found
 
 
@@ -269,7 +270,7 @@ def _generate(tree: exp.Expr, dialect: str) -> str:
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
 
-def _locate_postgres(url: str, checked: guard.Checked, references: list[exp.Table]) -> Located:
+def _locate_postgres(url: str, checked: Checked, references: list[exp.Table]) -> Located:
     if not references:
         return Located(checked, "postgres", _exact, None, ())
     # The text of each reference as written (quotes kept): to_regclass folds and walks the search
@@ -296,9 +297,9 @@ def _locate_postgres(url: str, checked: guard.Checked, references: list[exp.Tabl
 def _pg_connection(url: str) -> Iterator[psycopg.Connection[Any]]:
     parsed = make_url(url)
     try:
-        conn = psycopg.connect(**runner.pg_params(parsed, _TIMEOUT_S))
+        conn = psycopg.connect(**engines.pg_params(parsed, _TIMEOUT_S))
     except psycopg.Error as exc:
-        raise runner.SqlError(f"Could not connect to the database: {runner.clean_error(exc, parsed)}") from None
+        raise engines.SqlError(f"Could not connect to the database: {engines.clean_error(exc, parsed)}") from None
     try:
         conn.read_only = True
         conn.execute(f"SET LOCAL statement_timeout = {int(_TIMEOUT_S * 1000)}")
@@ -312,15 +313,15 @@ def _pg_connection(url: str) -> Iterator[psycopg.Connection[Any]]:
 # --- MySQL / MariaDB -------------------------------------------------------------------------------
 
 
-def _locate_mysql(url: str, checked: guard.Checked, references: list[exp.Table]) -> Located:
+def _locate_mysql(url: str, checked: Checked, references: list[exp.Table]) -> Located:
     if not references:
         return Located(checked, "mysql", _exact, None, ())
     parsed = make_url(url)
     try:
-        conn = pymysql.connect(**runner.mysql_params(parsed, _TIMEOUT_S))
+        conn = pymysql.connect(**engines.mysql_params(parsed, _TIMEOUT_S))
     except pymysql.MySQLError as exc:
-        message = runner.clean_error(runner.mysql_message(exc), parsed)
-        raise runner.SqlError(f"Could not connect to the database: {message}") from None
+        message = engines.clean_error(engines.mysql_message(exc), parsed)
+        raise engines.SqlError(f"Could not connect to the database: {message}") from None
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT DATABASE(), @@lower_case_table_names")
@@ -353,16 +354,16 @@ def _sqlite_target(parts: tuple[str | None, str | None, str]) -> Target:
 # --- DuckDB ----------------------------------------------------------------------------------------
 
 
-def _locate_duckdb(url: str, checked: guard.Checked, references: list[exp.Table]) -> Located:
+def _locate_duckdb(url: str, checked: Checked, references: list[exp.Table]) -> Located:
     if not references:
         return Located(checked, "duckdb", ascii_lower, None, ())
     parsed = make_url(url)
     if not parsed.database or parsed.database == ":memory:":
-        raise runner.SqlError("A DuckDB integration needs a database file.")
+        raise engines.SqlError("A DuckDB integration needs a database file.")
     try:
         conn = duckdb_child.connect(parsed.database)
     except duckdb.Error as exc:
-        raise runner.SqlError(f"Could not open the database: {runner.clean_error(exc, parsed)}") from None
+        raise engines.SqlError(f"Could not open the database: {engines.clean_error(exc, parsed)}") from None
     try:
         # current_database() would name `system`: the search path holds only built-ins (duckdb_child.connect)
         default = str(

@@ -23,14 +23,17 @@ from datadesk.catalog import siblings
 from datadesk.catalog.integrations import get_integration, source_config
 from datadesk.catalog.models import Integration, Resource
 from datadesk.catalog.service import visible_many
+from datadesk.catalog.usage_models import QueryRunResource
+from datadesk.connectors.registry import SQL_DIALECTS
 from datadesk.db import StoreSession, apart, new_id
 from datadesk.errors import DomainError, Forbidden, NotFound
 from datadesk.settings import Settings
 from datadesk.sql import guard, resolve, runner
 from datadesk.sql import settings as sql_settings
-from datadesk.sql.models import QueryRun, QueryRunResource
-
-DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite", "duckdb": "duckdb"}
+from datadesk.sql.checked import Checked, SqlNotAllowed, TableRef
+from datadesk.sql.columns import columns_read
+from datadesk.sql.engines import SqlError, SqlTimeout
+from datadesk.sql.models import QueryRun
 
 
 @dataclass
@@ -52,7 +55,7 @@ class Outcome:
     def status(self) -> str:
         if self.error is None:
             return "succeeded"
-        return "failed" if isinstance(self.error, runner.SqlError | runner.SqlTimeout) else "refused"
+        return "failed" if isinstance(self.error, SqlError | SqlTimeout) else "refused"
 
 
 def run(
@@ -101,7 +104,13 @@ def _log(session: StoreSession, caller: Caller, outcome: Outcome, source: str) -
         if outcome.error is None and outcome.tables:  # what it read, for usage per table (catalog.usage)
             session.flush()
             session.add_all(
-                QueryRunResource(workspace_id=caller.workspace_id, query_run_id=run.id, resource_id=rid)
+                QueryRunResource(
+                    workspace_id=caller.workspace_id,
+                    query_run_id=run.id,
+                    resource_id=rid,
+                    created_at=run.created_at,
+                    user_id=run.user_id,
+                )
                 for rid in outcome.tables
             )
     if outcome.error is None and outcome.tables:
@@ -131,9 +140,9 @@ def _check_and_run(
     )
     grants.require_run_sql(session, caller, outcome.integration_id, run_sql_enabled=limits.run_sql_enabled)
     assert integration is not None
-    if integration.type not in DIALECTS:
-        raise guard.SqlNotAllowed("This integration holds no data to query.")
-    checked = guard.check(outcome.sql, DIALECTS[integration.type])
+    if integration.type not in SQL_DIALECTS:
+        raise SqlNotAllowed("This integration holds no data to query.")
+    checked = guard.check(outcome.sql, integration.type)
     url = source_config(settings, integration)["url"]  # the source is re-checked as still allowed
     checked, tables, inherited = _resolve_tables(session, caller, integration, url, checked)  # fully qualified now
     _check_columns(session, caller, limits.sensitive_tags, integration.id, checked, tables, inherited)
@@ -156,8 +165,8 @@ def _lowered(cap: int, asked: int | None) -> int:
 
 
 def _resolve_tables(
-    session: StoreSession, caller: Caller, integration: Integration, url: str, checked: guard.Checked
-) -> tuple[guard.Checked, dict[guard.TableRef, Resource], dict[guard.TableRef, list[Resource]]]:
+    session: StoreSession, caller: Caller, integration: Integration, url: str, checked: Checked
+) -> tuple[Checked, dict[TableRef, Resource], dict[TableRef, list[Resource]]]:
     """Each table as the engine resolves it, as a catalog resource the caller can see; NotFound otherwise.
 
     Returns the statement rewritten to name exactly those tables, fully qualified; each of its
@@ -216,9 +225,9 @@ def _check_columns(
     caller: Caller,
     sensitive_tags: list[str],
     integration_id: str,
-    checked: guard.Checked,
-    tables: dict[guard.TableRef, Resource],
-    inherited: dict[guard.TableRef, list[Resource]],
+    checked: Checked,
+    tables: dict[TableRef, Resource],
+    inherited: dict[TableRef, list[Resource]],
 ) -> None:
     """Refuse reading columns the caller cannot see, or sensitive ones without sensitive access.
 
@@ -239,7 +248,7 @@ def _check_columns(
     for column in columns:
         by_table[column.parent_id or ""][column.name] = column
     schema = {ref: list(by_table[t.id]) for ref, t in tables.items()}
-    read = guard.columns_read(checked, schema)
+    read = columns_read(checked, schema)
     read_columns = [
         by_table[member.id][name]
         for ref, names in read.items()

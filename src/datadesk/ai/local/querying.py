@@ -15,6 +15,7 @@ from datadesk.ai.local.sources import keys_of
 from datadesk.ai.local.text import KIND_WORDS, STOPWORDS, singular, words
 from datadesk.ai.local.understand import Understood
 from datadesk.ai.providers.base import ChatResponse
+from datadesk.connectors.registry import SQL_DIALECTS
 
 SENSITIVE = {"pii", "sensitive", "restricted"}
 
@@ -75,9 +76,6 @@ def sql_answer(state: State, u: Understood) -> ChatResponse:
     return ask(call("run_sql", {"integration_id": table.get("integration_id", ""), "sql": draft.sql}))
 
 
-_DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite", "duckdb": "duckdb"}
-
-
 def without_sensitive(card: dict[str, Any]) -> dict[str, Any]:
     """A card whose sensitive columns the SQL will not read (the guard would refuse them)."""
     columns = [c for c in card.get("columns", []) if not SENSITIVE & set(c.get("tags", []))]
@@ -102,7 +100,7 @@ def view_count(question: str, tables: list[dict[str, Any]]) -> local_sql.Draft |
         named = named[1:] if len(named) > 1 and named[0] in _VIEW_PREFIX else named
         if card.get("type") == "view" and len(named) > 1 and asked and asked == set(named):
             query = sqlglot.select(sqlglot.exp.Count(this=sqlglot.exp.Star())).from_(_relation(card))
-            sql = query.sql(dialect=_DIALECTS.get(str(card.get("engine", ""))))
+            sql = query.sql(dialect=SQL_DIALECTS.get(str(card.get("engine", ""))))
             return local_sql.Draft(sql, [card["id"]], f"Counts rows of the view {card['name']}.", [])
     return None
 
@@ -117,7 +115,7 @@ def _draft(question: str, tables: list[dict[str, Any]]) -> local_sql.Draft:
     attempts = [[t] for t in tables] + ([tables] if len(tables) > 1 else [])
     drafts = []
     for attempt in attempts:
-        draft = local_sql.build(question, attempt, dialect=_DIALECTS.get(str(attempt[0].get("engine", ""))))
+        draft = local_sql.build(question, attempt, dialect=SQL_DIALECTS.get(str(attempt[0].get("engine", ""))))
         if draft.sql is not None:
             return draft
         drafts.append(draft)
@@ -128,7 +126,7 @@ def _declined(state: State, draft: local_sql.Draft, tables: list[dict[str, Any]]
     unclear = ", ".join(f'"{part}"' for part in draft.unsupported) or "the question"
     best = tables[0]
     start = sqlglot.select(sqlglot.exp.Count(this=sqlglot.exp.Star()).as_("row_count")).from_(_relation(best))
-    dialect = _DIALECTS.get(str(best.get("engine", "")))
+    dialect = SQL_DIALECTS.get(str(best.get("engine", "")))
     return ChatResponse(
         f"I could not turn {unclear} into a query I can trust from the catalog's metadata, so I give no number "
         f"rather than a wrong one. The tables that look closest:\n"
@@ -201,7 +199,7 @@ def rows_answer(state: State, u: Understood) -> ChatResponse:
     columns: list[sqlglot.exp.Expr] = [sqlglot.exp.column(c["name"], quoted=True) for c in full.get("columns", [])]
     wanted = next((int(w) for w in u.tokens if w.isdigit() and 0 < int(w) <= 100), 20)
     query = sqlglot.select(*(columns or [sqlglot.exp.Star()])).from_(_relation(full)).limit(wanted)
-    sql = query.sql(dialect=_DIALECTS.get(str(full.get("engine", ""))))
+    sql = query.sql(dialect=SQL_DIALECTS.get(str(full.get("engine", ""))))
     if "run_sql" not in state.tools:
         return ChatResponse(
             f"I cannot run SQL for you here: that needs Run SQL switched on by an admin and query access on the "

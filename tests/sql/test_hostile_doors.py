@@ -32,7 +32,7 @@ from datadesk.settings import Settings
 from tests.ai.conftest import ask, use
 from tests.fakes.llm_server import FakeLLMServer, text, tool_calls
 from tests.mcp.conftest import error_of, run, text_of, unfence
-from tests.runsql.hostile_worlds import (
+from tests.sql.hostile_worlds import (
     REFUSALS,
     Attack,
     HostileWorld,

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from tests.catalog.helpers import add_integration, sync
 from tests.dbs import fresh_pg_database
-from tests.runsql.hostile_worlds import App, hostile_app
+from tests.sql.hostile_worlds import App, hostile_app
 from tests.world import Person
 
 MB = 1024 * 1024

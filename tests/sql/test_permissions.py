@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from datadesk.db import transaction
 from datadesk.identity import audit
-from tests.runsql.conftest import Warehouse
+from tests.sql.conftest import Warehouse
 from tests.world import World
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.runsql.conftest import Warehouse, grant, set_run_sql
+from tests.sql.conftest import Warehouse, grant, set_run_sql
 from tests.world import World
 
 VISIBLE = "SELECT id, amount FROM orders ORDER BY id LIMIT 3"

@@ -1,4 +1,4 @@
-"""The attacker's suite on DuckDB: every statement in hostile/duckdb.txt refused or harmless through POST /sql."""
+"""The attacker's suite on SQLite: every statement in hostile/sqlite.txt refused or harmless through POST /sql."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.runsql.hostile_worlds import (
+from tests.sql.hostile_worlds import (
     Attack,
     HostileWorld,
     check,
     check_sanity,
-    duckdb_world,
     hostile_app,
     load_attacks,
+    sqlite_world,
 )
 
-ATTACKS = load_attacks("duckdb")
+ATTACKS = load_attacks("sqlite")
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[HostileWorld]:
-    with hostile_app(tmp_path_factory.mktemp("hostile_duckdb"), sqlite_template) as app, duckdb_world(app) as world:
+    with hostile_app(tmp_path_factory.mktemp("hostile_sqlite"), sqlite_template) as app, sqlite_world(app) as world:
         # Attacks prove nothing if the guard refuses everything or the runner is not watched.
-        check_sanity(world, "SELECT customer FROM orders", "SELECT secret FROM hidden.secrets", "ZQX-SECRET-DK-1")
+        check_sanity(world, "SELECT customer FROM orders", "SELECT secret FROM secrets", "ZQX-SECRET-SQ-1")
         yield world
 
 

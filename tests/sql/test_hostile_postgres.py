@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runsql.hostile_worlds import (
+from tests.sql.hostile_worlds import (
     Attack,
     HostileWorld,
     check,
