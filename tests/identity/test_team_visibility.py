@@ -262,10 +262,10 @@ def test_a_private_team_left_cannot_be_joined_back(client: TestClient, world: Wo
 
 def test_the_operator_has_no_me(sessions: Any, world: World) -> None:
     from datadesk.errors import Invalid
-    from datadesk.identity import service as identity
+    from datadesk.identity import joining
 
     with pytest.raises(Invalid), transaction(sessions, world.a.id) as session:
-        identity.join_team(session=session, caller=Caller.operator(world.a.id), team_id=world.a.teams["Finance"])
+        joining.join_team(session=session, caller=Caller.operator(world.a.id), team_id=world.a.teams["Finance"])
 
 
 def test_policy_table() -> None:

@@ -1,5 +1,7 @@
 """dbt: models, sources, seeds, snapshots, exposures, semantic models and metrics from manifest.json (v9-v12),
-types from catalog.json, and the data tests' last results from run_results.json."""
+types from catalog.json, and the data tests' last results from run_results.json.
+
+Semantic models and metrics are read in dbt_semantic.py; the fields every node shares in dbt_nodes.py."""
 
 from __future__ import annotations
 
@@ -16,19 +18,18 @@ from datadesk.connectors.base import (
     ConnectionFailed,
     DashboardMeta,
     DataTestMeta,
-    MetricMeta,
     Progress,
     Snapshot,
     TableMeta,
     no_progress,
 )
+from datadesk.connectors.dbt_nodes import Json, as_person, enabled, owner_of, tags_of, upstream_of
+from datadesk.connectors.dbt_semantic import semantic_layer
 
 NODE_KINDS = ("model", "seed", "snapshot")  # tests, macros, analyses, operations... are not catalog objects
 # v9 is dbt 1.5, v12 dbt 1.8-1.11; later versions are read as v12, fields are looked up defensively.
 MIN_VERSION = 9
 PHASES = 4
-
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,16 @@ class DbtConnector:
 
         tables: dict[str, TableMeta] = {}
         for uid, node in manifest["nodes"].items():
-            if node.get("resource_type") in NODE_KINDS and _enabled(node):
+            if node.get("resource_type") in NODE_KINDS and enabled(node):
                 tables[uid] = _node_table(uid, node, catalog_nodes.get(uid))
         for uid, source in manifest.get("sources", {}).items():
-            if _enabled(source):
+            if enabled(source):
                 tables[uid] = _source_table(uid, source, catalog_nodes.get(uid))
         data_tests = [
             test
             for uid, node in manifest["nodes"].items()
             if node.get("resource_type") == "test"
-            and _enabled(node)
+            and enabled(node)
             and (test := _attach_test(uid, node, tables, results)) is not None
         ]
         data_tests.sort(key=lambda t: (t.attached_id, t.column, t.name, t.unique_id))
@@ -87,16 +88,16 @@ class DbtConnector:
 
         every_node = {**manifest["nodes"], **manifest.get("sources", {})}
         for uid, table in tables.items():
-            table.upstream_ids = _upstream_ids(every_node[uid], tables)
+            table.upstream_ids = upstream_of(every_node[uid], tables)
             table.upstream = [(tables[up].schema, tables[up].name) for up in table.upstream_ids]
         progress(3, PHASES, "lineage")
 
         dashboards = [
             _exposure(uid, exposure, tables)
             for uid, exposure in manifest.get("exposures", {}).items()
-            if _enabled(exposure)
+            if enabled(exposure)
         ]
-        metrics = _semantic_layer(manifest, tables)
+        metrics = semantic_layer(manifest, tables)
         snapshot = Snapshot(
             database=_project_name(manifest),
             schemas={table.schema: "" for table in sorted(tables.values(), key=lambda t: t.schema)},
@@ -154,10 +155,6 @@ def _schema_version(artifact: Json, kind: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _enabled(node: Json) -> bool:
-    return bool((node.get("config") or {}).get("enabled", True))
-
-
 def _node_table(uid: str, node: Json, built: Json | None) -> TableMeta:
     config = node.get("config") or {}
     materialized = str(config.get("materialized") or node["resource_type"])
@@ -179,8 +176,8 @@ def _node_table(uid: str, node: Json, built: Json | None) -> TableMeta:
         columns=_columns(node.get("columns") or {}, built),
         definition=node.get("raw_code") or node.get("raw_sql") or "",
         compiled=node.get("compiled_code") or node.get("compiled_sql") or "",
-        tags=_tags(node),
-        owner=_owner(node.get("meta"), config.get("meta")),
+        tags=tags_of(node),
+        owner=owner_of(node.get("meta"), config.get("meta")),
         properties=properties,
         unique_id=uid,
     )
@@ -206,8 +203,8 @@ def _source_table(uid: str, source: Json, built: Json | None) -> TableMeta:
         kind="source",
         description=source.get("description") or "",
         columns=_columns(source.get("columns") or {}, built),
-        tags=_tags(source),
-        owner=_owner(source.get("meta"), source.get("source_meta"), (source.get("config") or {}).get("meta")),
+        tags=tags_of(source),
+        owner=owner_of(source.get("meta"), source.get("source_meta"), (source.get("config") or {}).get("meta")),
         properties=properties,
         relation=(
             source.get("database") or "",
@@ -238,7 +235,7 @@ def _columns(documented: Json, built: Json | None) -> list[ColumnMeta]:
                 data_type=types.get(name.lower()) or doc.get("data_type") or "",
                 description=doc.get("description") or comments.get(name.lower(), ""),
                 ordinal=ordinal,
-                tags=_tags(doc),
+                tags=tags_of(doc),
             )
         )
     return result
@@ -310,33 +307,6 @@ def _utc(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _tags(item: Json) -> list[str]:
-    """Tags set on the item itself and in its config, in order, without repeats."""
-    config = item.get("config") or {}
-    tags: list[str] = []
-    for tag in [*(item.get("tags") or []), *(config.get("tags") or [])]:
-        if isinstance(tag, str) and tag not in tags:
-            tags.append(tag)
-    return tags
-
-
-def _owner(*metas: Any) -> str:
-    """The first meta.owner found, as text (a dict with name/email becomes "Name <email>")."""
-    for meta in metas:
-        if isinstance(meta, dict) and meta.get("owner"):
-            return _person(meta["owner"])
-    return ""
-
-
-def _person(value: Any) -> str:
-    if isinstance(value, dict):
-        name, email = value.get("name") or "", value.get("email") or ""
-        return f"{name} <{email}>" if name and email else str(name or email)
-    if isinstance(value, list):
-        return ", ".join(_person(v) for v in value)
-    return str(value)
-
-
 def _row_count(built: Json | None) -> int | None:
     """Rows as the warehouse reported them to dbt docs generate (only some adapters do)."""
     for key in ("row_count", "num_rows"):
@@ -346,220 +316,19 @@ def _row_count(built: Json | None) -> int | None:
     return None
 
 
-def _upstream_ids(node: Json, tables: dict[str, TableMeta]) -> list[str]:
-    """depends_on.nodes that are catalog objects (not macros, metrics or disabled nodes)."""
-    depends = (node.get("depends_on") or {}).get("nodes") or []
-    return [uid for uid in dict.fromkeys(depends) if uid in tables]
-
-
 def _exposure(uid: str, exposure: Json, tables: dict[str, TableMeta]) -> DashboardMeta:
     owner = exposure.get("owner") or {}
-    upstream_ids = _upstream_ids(exposure, tables)
+    upstream_ids = upstream_of(exposure, tables)
     return DashboardMeta(
         name=exposure.get("label") or exposure["name"],  # label is the human name (dbt 1.3+)
         description=exposure.get("description") or "",
         url=exposure.get("url") or "",
-        owner=_person(owner) if owner else _owner(exposure.get("meta")),
-        tags=_tags(exposure),
+        owner=as_person(owner) if owner else owner_of(exposure.get("meta")),
+        tags=tags_of(exposure),
         upstream=[(tables[up].schema, tables[up].name) for up in upstream_ids],
         unique_id=uid,
         upstream_ids=upstream_ids,
     )
-
-
-def _semantic_layer(manifest: Json, tables: dict[str, TableMeta]) -> list[MetricMeta]:
-    """Semantic models (dbt 1.6+) and metrics, each with the unique_ids of what it is built on."""
-    semantic = {
-        uid: _semantic_model(uid, item, tables)
-        for uid, item in (manifest.get("semantic_models") or {}).items()
-        if _enabled(item)
-    }
-    metrics = {uid: item for uid, item in (manifest.get("metrics") or {}).items() if _enabled(item)}
-    known = {*tables, *semantic, *metrics}
-    return [*semantic.values(), *(_metric(uid, item, known) for uid, item in metrics.items())]
-
-
-def _semantic_model(uid: str, item: Json, tables: dict[str, TableMeta]) -> MetricMeta:
-    config = item.get("config") or {}
-    upstream = _upstream_ids(item, tables)
-    # The model it is defined on is its lineage edge, not a property: lineage names it only to who may see it.
-    properties: Json = {
-        "entities": [
-            {
-                "name": str(e["name"]),
-                "type": str(e.get("type") or ""),
-                "expr": str(e.get("expr") or ""),
-                "description": str(e.get("description") or ""),
-            }
-            for e in item.get("entities") or []
-        ],
-        "measures": [_measure(m) for m in item.get("measures") or []],
-        "dimensions": [_dimension(d) for d in item.get("dimensions") or []],
-        "package_name": item.get("package_name") or "",
-        "path": item.get("original_file_path") or item.get("path") or "",
-    }
-    if item.get("label"):
-        properties["label"] = str(item["label"])
-    defaults = item.get("defaults") or {}
-    if defaults.get("agg_time_dimension"):
-        properties["agg_time_dimension"] = str(defaults["agg_time_dimension"])
-    if item.get("primary_entity"):
-        properties["primary_entity"] = str(item["primary_entity"])
-    return MetricMeta(
-        name=str(item.get("label") or item["name"]),
-        kind="semantic_model",
-        description=item.get("description") or "",
-        owner=_owner(item.get("meta"), config.get("meta")),
-        tags=_tags(item),
-        properties=properties,
-        unique_id=uid,
-        upstream_ids=upstream,
-    )
-
-
-def _measure(measure: Json) -> Json:
-    """A measure: its aggregation over an expression (empty: the column of the measure's name)."""
-    result = {
-        "name": str(measure["name"]),
-        "agg": str(measure.get("agg") or ""),
-        "expr": str(measure.get("expr") or ""),
-        "description": str(measure.get("description") or ""),
-    }
-    percentile = (measure.get("agg_params") or {}).get("percentile")
-    if percentile is not None:
-        result["percentile"] = percentile
-    for key in ("label", "agg_time_dimension"):
-        if measure.get(key):
-            result[key] = str(measure[key])
-    non_additive = measure.get("non_additive_dimension") or {}
-    if non_additive.get("name"):
-        result["non_additive_dimension"] = str(non_additive["name"])
-    return result
-
-
-def _dimension(dimension: Json) -> Json:
-    params = dimension.get("type_params") or {}
-    result = {
-        "name": str(dimension["name"]),
-        "type": str(dimension.get("type") or ""),
-        "expr": str(dimension.get("expr") or ""),
-        "time_granularity": str(params.get("time_granularity") or ""),
-        "description": str(dimension.get("description") or ""),
-    }
-    if dimension.get("label"):
-        result["label"] = str(dimension["label"])
-    return result
-
-
-def _metric(uid: str, item: Json, known: set[str]) -> MetricMeta:
-    config = item.get("config") or {}
-    depends = (item.get("depends_on") or {}).get("nodes") or []
-    if "calculation_method" in item:  # dbt 1.5's metrics (manifest v9), before MetricFlow
-        metric_type = str(item.get("calculation_method") or "")
-        params: Json = {"expr": str(item["expression"])} if item.get("expression") else {}
-        where = " and ".join(
-            f"{f.get('field')} {f.get('operator')} {f.get('value')}"
-            for f in item.get("filters") or []
-            if isinstance(f, dict)
-        )
-    else:
-        metric_type = str(item.get("type") or "")
-        params = _type_params(item.get("type_params") or {})
-        where = _filter(item.get("filter"))
-    properties: Json = {
-        "label": str(item.get("label") or ""),
-        "metric_type": metric_type,
-        "type_params": params,
-        "package_name": item.get("package_name") or "",
-        "path": item.get("original_file_path") or item.get("path") or "",
-    }
-    if where:
-        properties["filter"] = where
-    if item.get("time_granularity"):
-        properties["time_granularity"] = str(item["time_granularity"])
-    return MetricMeta(
-        name=str(item.get("label") or item["name"]),
-        kind="metric",
-        metric_type=metric_type,
-        description=item.get("description") or "",
-        owner=_owner(item.get("meta"), config.get("meta")),
-        tags=_tags(item),
-        properties=properties,
-        unique_id=uid,
-        upstream_ids=[up for up in dict.fromkeys(depends) if up in known and up != uid],
-    )
-
-
-def _type_params(params: Json) -> Json:
-    """What a metric is computed from, without dbt's empty fields."""
-    result: Json = {}
-    for key in ("measure", "numerator", "denominator"):
-        name = _input_name(params.get(key))
-        if name:
-            result[key] = name
-    measures = [name for name in dict.fromkeys(_input_name(m) for m in params.get("input_measures") or []) if name]
-    if measures and measures != [result.get("measure")]:
-        result["input_measures"] = measures
-    if params.get("expr"):
-        result["expr"] = str(params["expr"])
-    inputs = [_metric_input(m) for m in params.get("metrics") or [] if isinstance(m, dict) and m.get("name")]
-    if inputs:
-        result["metrics"] = inputs
-    cumulative = params.get("cumulative_type_params") or {}
-    window = _window(cumulative.get("window") or params.get("window"))
-    if window:
-        result["window"] = window
-    grain = cumulative.get("grain_to_date") or params.get("grain_to_date")
-    if grain:
-        result["grain_to_date"] = str(grain)
-    conversion = params.get("conversion_type_params") or {}
-    if conversion:
-        found = {
-            "base_measure": _input_name(conversion.get("base_measure")),
-            "conversion_measure": _input_name(conversion.get("conversion_measure")),
-            "entity": str(conversion.get("entity") or ""),
-            "calculation": str(conversion.get("calculation") or ""),
-            "window": _window(conversion.get("window")),
-        }
-        result["conversion"] = {key: value for key, value in found.items() if value}
-    return result
-
-
-def _input_name(value: Any) -> str:
-    """A measure or metric input's name: dbt writes a name or {name, filter, alias, ...}."""
-    if isinstance(value, dict):
-        return str(value.get("name") or "")
-    return str(value or "")
-
-
-def _metric_input(item: Json) -> Json:
-    result = {"name": str(item["name"])}
-    if item.get("alias"):
-        result["alias"] = str(item["alias"])
-    offset = _window(item.get("offset_window"))
-    if offset:
-        result["offset_window"] = offset
-    if item.get("offset_to_grain"):
-        result["offset_to_grain"] = str(item["offset_to_grain"])
-    where = _filter(item.get("filter"))
-    if where:
-        result["filter"] = where
-    return result
-
-
-def _window(value: Any) -> str:
-    """{count: 1, granularity: month} as "1 month"; dbt 1.6 wrote {count, granularity} too, or a string."""
-    if isinstance(value, dict):
-        return f"{value.get('count')} {value.get('granularity')}" if value.get("granularity") else ""
-    return str(value or "")
-
-
-def _filter(value: Any) -> str:
-    """A metric's or input's where filters, as the Jinja dbt keeps them, joined by "and"."""
-    if not isinstance(value, dict):
-        return ""
-    templates = [str(f.get("where_sql_template") or "").strip() for f in value.get("where_filters") or []]
-    return " and ".join(t for t in templates if t)
 
 
 # dbt adapter types whose SQL sqlglot reads under another dialect name.

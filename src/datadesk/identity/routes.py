@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from datadesk.deps import CallerDep, SessionDep
-from datadesk.identity import schemas
+from datadesk.identity import joining, schemas
 from datadesk.identity import service as identity
 from datadesk.identity.models import Membership, Role, Team, TeamVisibility, User
 
@@ -121,14 +121,14 @@ def delete_team(team_id: str, session: SessionDep, caller: CallerDep) -> Respons
 @router.post("/teams/{team_id}/members/me", status_code=status.HTTP_204_NO_CONTENT, tags=["teams"])
 def join_team(team_id: str, session: SessionDep, caller: CallerDep) -> Response:
     """Join a public Team (a private one only through an admin; one you may not see answers 404)."""
-    identity.join_team(session=session, caller=caller, team_id=team_id)
+    joining.join_team(session=session, caller=caller, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/teams/{team_id}/members/me", status_code=status.HTTP_204_NO_CONTENT, tags=["teams"])
 def leave_team(team_id: str, session: SessionDep, caller: CallerDep) -> Response:
     """Leave a Team you are in; the Everyone team only through an admin."""
-    identity.leave_team(session=session, caller=caller, team_id=team_id)
+    joining.leave_team(session=session, caller=caller, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,13 +8,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from datadesk.identity.models import Role, TeamVisibility
+from datadesk.identity.passwords import MAX_PASSWORD, MIN_PASSWORD
 
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+Password = Annotated[str, StringConstraints(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
@@ -24,7 +25,7 @@ class In(BaseModel):
 
 class LoginIn(In):
     email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)]
-    password: Annotated[str, StringConstraints(max_length=1024)]
+    password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD)]
     workspace: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
 
 

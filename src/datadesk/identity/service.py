@@ -1,28 +1,15 @@
-"""Workspaces, login, tokens, members and Teams."""
+"""Workspaces, login, tokens, members, and Teams as admins manage them (a person's own choices: joining.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from datadesk.access.caller import Caller
-from datadesk.access.policy import (
-    Action,
-    may_join_team,
-    may_leave_team,
-    may_revoke_token,
-    may_see_team,
-    owns,
-    require,
-    require_join_team,
-    require_leave_team,
-)
-from datadesk.db import StoreSession, apart, is_busy, utcnow
+from datadesk.access.policy import Action, may_revoke_token, may_see_team, owns, require
+from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
 from datadesk.identity.models import (
@@ -36,11 +23,12 @@ from datadesk.identity.models import (
     User,
     Workspace,
 )
+from datadesk.identity.passwords import check_password
 from datadesk.identity.security import hash_password, hash_token, mint_token, verify_password
+from datadesk.identity.sessions import TOKEN_TOUCH_EVERY, caller_for, touch_token
 
 BAD_LOGIN = "Wrong email, password or workspace."
 BAD_TOKEN = "Missing, invalid or revoked token."
-TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -97,7 +85,7 @@ def login(*, session: StoreSession, email: str, password: str, workspace_slug: s
     row = ApiToken(workspace_id=workspace.id, user_id=user.id, name="login", token_hash=token_hash)
     session.add(row)
     session.flush()
-    return token, _caller_for(session, workspace.id, user, membership.role, row.id)
+    return token, caller_for(session, workspace.id, user, membership.role, row.id)
 
 
 def authenticate(*, session: StoreSession, token: str) -> Caller:
@@ -118,50 +106,8 @@ def authenticate(*, session: StoreSession, token: str) -> Caller:
     if membership is None or user is None:
         raise Unauthorized(BAD_TOKEN, code="invalid_token")
     if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_EVERY:
-        _touch_token(session, row.id)
-    return _caller_for(session, row.workspace_id, user, membership.role, row.id)
-
-
-def _touch_token(session: StoreSession, token_id: str) -> None:
-    """Stamp a token's last use, best effort: apart from the request, so a read stays a read, and never waiting.
-
-    A busy SQLite store skips it; on PostgreSQL a row another request holds is skipped. The next request retries.
-    """
-    now = utcnow()
-    stale = (
-        select(ApiToken.id)
-        .where(ApiToken.id == token_id)
-        .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_TOUCH_EVERY))
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    try:
-        with apart(session, wait=False) as own:
-            own.execute(
-                update(ApiToken)
-                .where(ApiToken.id == stale)
-                .values(last_used_at=now)
-                .execution_options(all_workspaces=True, synchronize_session=False)
-            )
-    except (OperationalError, PoolTimeout) as exc:
-        if not is_busy(exc):
-            raise
-
-
-def _caller_for(session: StoreSession, workspace_id: str, user: User, role: str, token_id: str) -> Caller:
-    team_ids = session.scalars(
-        select(TeamMember.team_id)
-        .where(TeamMember.workspace_id == workspace_id, TeamMember.user_id == user.id)
-        .execution_options(all_workspaces=True)
-    )
-    return Caller(
-        workspace_id=workspace_id,
-        user_id=user.id,
-        role=role,
-        team_ids=frozenset(team_ids),
-        email=user.email,
-        token_id=token_id,
-    )
+        touch_token(session, row.id)
+    return caller_for(session, row.workspace_id, user, membership.role, row.id)
 
 
 def create_token(*, session: StoreSession, caller: Caller, name: str) -> tuple[ApiToken, str]:
@@ -236,6 +182,8 @@ def add_member(
     someone whose account predates their workspace.
     """
     require(caller, Action.manage_members)
+    if password:
+        check_password(password)
     email = email.strip().lower()
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -283,7 +231,7 @@ def set_password(*, session: StoreSession, caller: Caller, user_id: str, passwor
     if caller.user_id is not None and caller.user_id != user_id:
         raise NotFound("No such member.")
     _, user, _ = get_member(session=session, caller=caller, user_id=user_id)
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(check_password(password))
     audit.record(session, caller, "member.password", user_id)
 
 
@@ -325,37 +273,6 @@ def list_teams(*, session: StoreSession, caller: Caller) -> list[tuple[Team, lis
         members[team_id].append(user_id)
     teams = session.scalars(select(Team).order_by(Team.is_everyone.desc(), Team.name))
     return [(t, sorted(members[t.id])) for t in teams if _may_see(caller, t)]
-
-
-@dataclass(frozen=True)
-class TeamChoice:
-    """A Team as its Teams page shows it to the caller: are they in it, may they join or leave it."""
-
-    team: Team
-    members: int
-    member: bool
-    may_join: bool
-    may_leave: bool
-
-
-def team_choices(*, session: StoreSession, caller: Caller) -> list[TeamChoice]:
-    """The caller's view of the Teams they may see, with what access.policy lets them do to each."""
-    mine = set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == caller.user_id)))
-    choices = []
-    for team, member_ids in list_teams(session=session, caller=caller):
-        member = team.id in mine
-        choices.append(
-            TeamChoice(
-                team=team,
-                members=len(member_ids),
-                member=member,
-                may_join=caller.user_id is not None
-                and not member
-                and may_join_team(caller, team.id, private=team.is_private, everyone=team.is_everyone),
-                may_leave=member and may_leave_team(caller, everyone=team.is_everyone),
-            )
-        )
-    return choices
 
 
 def get_team(*, session: StoreSession, caller: Caller, team_id: str) -> Team:
@@ -451,7 +368,7 @@ def delete_team(*, session: StoreSession, caller: Caller, team_id: str) -> None:
     audit.record(session, caller, "team.delete", team_id, before={"name": team.name})
 
 
-def _put_in_team(session: StoreSession, caller: Caller, team: Team, user_id: str) -> bool:
+def put_in_team(session: StoreSession, caller: Caller, team: Team, user_id: str) -> bool:
     """Add one person to a Team; False when they were in it already (a concurrent add included)."""
     if session.get(TeamMember, (team.id, user_id)) is not None:
         return False
@@ -469,7 +386,7 @@ def add_team_member(*, session: StoreSession, caller: Caller, team_id: str, user
     require(caller, Action.manage_teams)
     team = get_team(session=session, caller=caller, team_id=team_id)
     get_member(session=session, caller=caller, user_id=user_id)
-    if _put_in_team(session, caller, team, user_id):
+    if put_in_team(session, caller, team, user_id):
         audit.record(session, caller, "team.member.add", team_id, after={"user_id": user_id})
 
 
@@ -481,35 +398,3 @@ def remove_team_member(*, session: StoreSession, caller: Caller, team_id: str, u
         raise NotFound("That person is not in this Team.")
     session.delete(row)
     audit.record(session, caller, "team.member.remove", team_id, before={"user_id": user_id})
-
-
-def _person(caller: Caller) -> str:
-    if caller.user_id is None:
-        raise Invalid("Joining and leaving Teams is for a person; use `datadesk teams add`.", code="no_user")
-    return caller.user_id
-
-
-def join_team(*, session: StoreSession, caller: Caller, team_id: str) -> Team:
-    """The caller joins a Team they may see and join; being in it already is fine.
-
-    Visibility comes from the caller's Teams, read from the store on each request, so the change
-    holds from the next request on, through every door.
-    """
-    user_id = _person(caller)
-    team = get_team(session=session, caller=caller, team_id=team_id)
-    require_join_team(caller, team.id, private=team.is_private, everyone=team.is_everyone)
-    if _put_in_team(session, caller, team, user_id):
-        audit.record(session, caller, "team.member.join", team.id, after={"user_id": user_id})
-    return team
-
-
-def leave_team(*, session: StoreSession, caller: Caller, team_id: str) -> None:
-    """The caller leaves a Team they are in (a private one they cannot join back)."""
-    user_id = _person(caller)
-    team = get_team(session=session, caller=caller, team_id=team_id)
-    row = session.get(TeamMember, (team.id, user_id))
-    if row is None:
-        raise NotFound("You are not in this Team.")
-    require_leave_team(caller, everyone=team.is_everyone)
-    session.delete(row)
-    audit.record(session, caller, "team.member.leave", team.id, before={"user_id": user_id})
