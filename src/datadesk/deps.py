@@ -30,7 +30,7 @@ SLOW_WRITES = frozenset(
         "datadesk.sql.routes:run_sql",
         "datadesk.catalog.routes:create_integration",
         "datadesk.catalog.routes:update_integration",
-        "datadesk.web.admin_pages:create_integration",
+        "datadesk.web.admin.integrations:create_integration",
         "datadesk.identity.routes:login",
     }
 )
