@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from datadesk import store
-from datadesk.cli import server_options
+from datadesk.cli.serve import server_options
 from datadesk.db import make_engine
 from tests.conftest import TEST_SECRET
 from tests.processes import DATADESK, free_port, stop, wait_until_up
