@@ -14,13 +14,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from typer.testing import CliRunner
 
-from datadesk.catalog import sync, usage
+from datadesk import store
+from datadesk.catalog import apply, usage
 from datadesk.catalog.models import Integration, Lineage, Resource
-from datadesk.catalog.usage_models import ResourceUsage, UsageSample
+from datadesk.catalog.usage_models import QueryRunResource, ResourceUsage, UsageSample
 from datadesk.cli import app as cli
 from datadesk.connectors import history
 from datadesk.connectors.base import Snapshot, StatementStat, TableMeta
@@ -37,7 +39,7 @@ from tests.connectors.test_history import (  # noqa: F401  (private_pg, private_
     private_pg,
 )
 from tests.dbs import fresh_pg_database, unique_name
-from tests.runsql.conftest import grant, set_run_sql
+from tests.sql.conftest import grant, set_run_sql
 from tests.web.conftest import sign_in
 from tests.world import World
 
@@ -140,10 +142,10 @@ def _snapshot(statements: list[StatementStat], note: str = "") -> Snapshot:
 def _apply(
     sessions: Any, world: World, integration_id: str, snapshot: Snapshot, now: datetime, clock: pytest.MonkeyPatch
 ) -> dict[str, Any]:
-    """sync.apply as of `now`: time moves on between calls."""
+    """apply.apply as of `now`: time moves on between calls."""
     clock.setattr(usage, "utcnow", lambda: now)
     with transaction(sessions, world.a.id) as session:
-        return sync.apply(session, session.get_one(Integration, integration_id), snapshot).extra
+        return apply.apply(session, session.get_one(Integration, integration_id), snapshot).extra
 
 
 def _usage_of(sessions: Any, world: World, name: str, now: datetime) -> tuple[usage.Usage, Resource]:
@@ -486,7 +488,49 @@ def test_runs_through_datadesk_count_per_table_with_distinct_members(
         admin_run = session.scalars(select(QueryRun).where(QueryRun.user_id == world.a.admin.id)).first()
         assert admin_run is not None
         admin_run.created_at = datetime.now(UTC) - timedelta(days=40)
+        for read in session.scalars(select(QueryRunResource).where(QueryRunResource.query_run_id == admin_run.id)):
+            read.created_at = admin_run.created_at  # the run's time, which its rows carry (sql.service copies it)
     assert run_sync(client, world.a.admin, integration_id)["status"] == "succeeded"
     assert popularity() == 2
     shown, _ = _usage_of(sessions, world, "orders", datetime.now(UTC))
     assert (shown.datadesk_queries_30d, shown.datadesk_users_30d) == (2, 1)
+
+
+def test_the_migration_gives_each_read_its_run_s_time_and_member(
+    client: TestClient, app: Any, world: World, sessions: Any, warehouse: dict[str, Any]
+) -> None:
+    """20261208_0017 copies created_at and user_id from query_run into query_run_resource; its downgrade drops them."""
+    integration_id = warehouse["integration"]["id"]
+    set_run_sql(client, world.a.admin, True)
+    grant(client, world.a.admin, integration_id, ["role:editor", "role:admin"])
+    for person in (world.a.editor, world.a.admin):
+        response = client.post(
+            "/api/v1/sql",
+            json={"integration_id": integration_id, "sql": "SELECT id FROM orders"},
+            headers=person.headers,
+        )
+        assert response.status_code == 200, response.text
+
+    def reads() -> list[tuple[str | None, bool]]:
+        """Each row's member, and whether its time and member are its run's."""
+        with transaction(sessions, world.a.id) as session:
+            found = session.execute(
+                select(QueryRunResource, QueryRun).join(QueryRun, QueryRun.id == QueryRunResource.query_run_id)
+            )
+            return sorted(
+                (read.user_id, (read.created_at, read.user_id) == (run.created_at, run.user_id)) for read, run in found
+            )
+
+    written = reads()
+    assert written == sorted([(world.a.editor.id, True), (world.a.admin.id, True)])
+    client.portal.call(app.state.jobs.stop)  # type: ignore[union-attr]  # as an operator stops the server to migrate
+    config = store.alembic_config()
+    try:
+        with app.state.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "20261208_0016")
+        columns = {c["name"] for c in inspect(app.state.engine).get_columns("query_run_resource")}
+        assert columns == {"query_run_id", "resource_id", "workspace_id"}
+    finally:
+        store.upgrade(app.state.engine)
+    assert reads() == written

@@ -1,8 +1,8 @@
 """How much each table is used: the source's statement history and datadesk's own query log; popularity from it.
 
 **From statements to tables.** Each statement of the history (connectors.history) is parsed with sqlglot
-in the source's dialect; the tables it reads and writes are named as the engine resolves them:
-PostgreSQL folds unquoted names to lower case and takes `public` unless a schema is written; MySQL takes
+in the source's dialect (catalog.statements); the tables it reads and writes are named as the engine
+resolves them: PostgreSQL folds unquoted names to lower case and takes `public` unless a schema is written; MySQL takes
 the statement's default database (the digest's SCHEMA_NAME) and matches names exactly, else ignoring case
 when only one table matches. A statement counts once for each table it touches, as often as it ran.
 No statement text is stored: only counts per table and user, and lineage edges.
@@ -23,20 +23,17 @@ the history was read, else what the connector measures (PostgreSQL: scans since 
 reset); `query_count` is the runs through datadesk in the last 30 days, recomputed at each sync and
 counted up by each run in between. The list index on `source_popularity + query_count` so orders by
 queries of the last 30 days. A run through datadesk also reaches the source's history, so it counts
-in both: a small share, and the order is what popularity is for.
+in both: a small share, and the order is what popularity is for. The runs are query_run_resource's rows
+(written by datadesk's SQL service with each succeeded run), which carry the run's time and member.
 
-**Query lineage.** `INSERT INTO t SELECT ... FROM a JOIN b`, `CREATE TABLE t AS SELECT ... FROM a` and
-`SELECT ... INTO t FROM a` give edges a -> t, b -> t (origin "query", of the kind a table reading another
-has). They are replaced at each sync by what the history holds then: an edge stays while a statement
-giving it stays in the history. A pair another origin already links is left to it; a view is never a
-target (its lineage is its definition's). A sync that cannot read the history removes the edges and the
-usage with it (the sync's note says why), and popularity falls back to the connector's own measure.
+**Query lineage** (INSERT ... SELECT and the like) is catalog.query_lineage's, replaced here at each sync.
+A sync that cannot read the history removes the edges and the usage with it (the sync's note says why),
+and popularity falls back to the connector's own measure.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -44,37 +41,21 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-import sqlglot
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, tuple_, update
-from sqlglot import exp
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 
-from datadesk.catalog.models import Integration, Lineage, Resource, SyncRun
-from datadesk.catalog.usage_models import ResourceUsage, UsageSample
+from datadesk.catalog import query_lineage
+from datadesk.catalog.models import Integration, Resource, SyncRun
+from datadesk.catalog.statements import Name, Touched, parse, words
+from datadesk.catalog.usage_models import QueryRunResource, ResourceUsage, UsageSample
 from datadesk.connectors.base import Snapshot, StatementStat
 from datadesk.db import StoreSession, utcnow
-from datadesk.sql.models import QueryRun, QueryRunResource
 
 WINDOW = timedelta(days=30)
 SAMPLE_EVERY = timedelta(days=1)
-MAX_TEXT = 100_000  # longer statements are not parsed (counted as unparsed)
 SOURCES = {"postgres": "pg_stat_statements", "mysql": "performance_schema"}
 VIEW_KINDS = {"view", "materialized_view"}
 CHUNK = 500
-ORIGIN = "query"
 PARSED_KEPT = 50_000  # statements whose tables this process remembers (touched)
-# Identifier-like words of a statement: "quoted", `quoted` or bare; a statement naming no known table is not parsed.
-_WORDS = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^\W\d][\w$]*)')
-
-Name = tuple[str, str]  # (schema, table) as the engine resolves it
-
-
-@dataclass(frozen=True)
-class Touched:
-    """The tables one statement reads and writes, and which of them feed which (INSERT ... SELECT, CTAS)."""
-
-    tables: frozenset[Name]
-    feeds: frozenset[tuple[Name, Name]] = frozenset()
-
 
 _PARSED: dict[tuple[bytes, str, str, str], Touched | None] = {}
 
@@ -90,7 +71,7 @@ def touched(text: str, dialect: str, default_schema: str, database: str = "") ->
         return _PARSED[key]
     if len(_PARSED) >= PARSED_KEPT:
         _PARSED.clear()
-    found = _PARSED[key] = _touched(text, dialect, default_schema, database)
+    found = _PARSED[key] = parse(text, dialect, default_schema, database)
     return found
 
 
@@ -99,85 +80,8 @@ def prepare(snapshot: Snapshot) -> None:
     default = "public" if snapshot.dialect == "postgres" else ""
     names = {table.name.lower() for table in snapshot.tables}
     for statement in snapshot.statements:
-        if _words(statement.text) & names:
+        if words(statement.text) & names:
             touched(statement.text, snapshot.dialect, statement.schema or default, snapshot.database)
-
-
-def _touched(text: str, dialect: str, default_schema: str, database: str) -> Touched | None:
-    if len(text) > MAX_TEXT:
-        return None
-    try:
-        trees = sqlglot.parse(text, read=dialect)
-    except (sqlglot.errors.SqlglotError, RecursionError):
-        return None
-    tables: set[Name] = set()
-    feeds: set[tuple[Name, Name]] = set()
-    for tree in trees:
-        if not isinstance(tree, exp.Expression):
-            continue
-        if isinstance(tree, exp.Command):  # sqlglot kept it as text: nothing can be said of its tables
-            return None
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        target = _target(tree)
-        reads: set[Name] = set()
-        written: Name | None = None
-        for node in tree.find_all(exp.Table):
-            name = _resolve(node, dialect, default_schema, database, ctes)
-            if name is None:
-                continue
-            tables.add(name)
-            if node is target:
-                written = name
-            else:
-                reads.add(name)
-        if written is not None and _feeds(tree):
-            feeds |= {(up, written) for up in reads if up != written}
-    return Touched(frozenset(tables), frozenset(feeds))
-
-
-def _target(tree: exp.Expression) -> exp.Table | None:
-    """The table a statement writes, if any."""
-    node: exp.Expression | None = None
-    if isinstance(tree, exp.Insert | exp.Create | exp.Update | exp.Delete | exp.Merge):
-        node = tree.this
-    elif isinstance(tree, exp.Select) and isinstance(tree.args.get("into"), exp.Into):
-        node = tree.args["into"].this
-    if isinstance(node, exp.Schema):  # INSERT INTO t (a, b) / CREATE TABLE t (a int)
-        node = node.this
-    return node if isinstance(node, exp.Table) else None
-
-
-def _feeds(tree: exp.Expression) -> bool:
-    """Whether what the statement reads fills the table it writes: INSERT ... SELECT, CREATE TABLE AS, SELECT INTO."""
-    if isinstance(tree, exp.Insert):
-        return True
-    if isinstance(tree, exp.Create):
-        return str(tree.args.get("kind") or "").upper() == "TABLE" and tree.expression is not None
-    return isinstance(tree, exp.Select)
-
-
-def _resolve(node: exp.Table, dialect: str, default_schema: str, database: str, ctes: set[str]) -> Name | None:
-    if not isinstance(node.this, exp.Identifier):
-        return None  # a table function
-    name = _ident(node.this, dialect)
-    catalog, schema = node.args.get("catalog"), node.args.get("db")
-    if schema is None and name.lower() in ctes:
-        return None
-    if isinstance(catalog, exp.Identifier) and database and _ident(catalog, dialect) != database:
-        return None  # another database's table
-    if isinstance(schema, exp.Identifier):
-        return (_ident(schema, dialect), name)
-    return (default_schema, name) if default_schema else None
-
-
-def _ident(identifier: exp.Identifier, dialect: str) -> str:
-    """PostgreSQL folds unquoted names to lower case; MySQL keeps them as written."""
-    text = str(identifier.this)
-    return text if identifier.quoted or dialect != "postgres" else text.lower()
-
-
-def _words(text: str) -> set[str]:
-    return {(a or b or c).replace('""', '"').replace("``", "`").lower() for a, b, c in _WORDS.findall(text)}
 
 
 # --- recording at sync time -------------------------------------------------------------------------------------
@@ -231,7 +135,7 @@ def map_statements(statements: Iterable[StatementStat], dialect: str, database: 
     for statement in statements:
         key = (statement.text, statement.schema or default)
         if key not in parsed:
-            names_one = bool(_words(statement.text) & known.words)
+            names_one = bool(words(statement.text) & known.words)
             parsed[key] = touched(statement.text, dialect, key[1], database) if names_one else None
             mapped.unparsed += names_one and parsed[key] is None
         found = parsed[key]
@@ -265,7 +169,7 @@ def record(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write the synced tables' usage, popularity and query lineage (sync.apply); returns stats for the run."""
+    """Write the synced tables' usage, popularity and query lineage (apply.apply); returns stats for the run."""
     now = now or utcnow()
     _count_own_runs(session, integration.id, now)
     source = SOURCES.get(integration.type)
@@ -276,7 +180,7 @@ def record(
     resource_ids = list(known.by_name.values())
     if not history_read(integration.type, snapshot):
         _replace_usage(session, integration.workspace_id, resource_ids, [])
-        _replace_edges(session, integration, set())
+        query_lineage.replace_edges(session, integration, set())
         return stats
     mapped = map_statements(snapshot.statements, snapshot.dialect, snapshot.database, known)
     users = snapshot.dialect == "postgres"
@@ -292,7 +196,7 @@ def record(
     ]
     _replace_usage(session, integration.workspace_id, resource_ids, rows)
     _set_popularity(session, snapshot, ids, {rid: q for rid, (q, _u, _s) in usage.items()})
-    added = _replace_edges(session, integration, mapped.edges)
+    added = query_lineage.replace_edges(session, integration, mapped.edges)
     stats |= {
         "usage_statements": len(snapshot.statements),
         "usage_unparsed": mapped.unparsed,
@@ -411,8 +315,7 @@ def _count_own_runs(session: StoreSession, integration_id: str, now: datetime) -
     runs = (
         select(func.count())
         .select_from(QueryRunResource)
-        .join(QueryRun, QueryRun.id == QueryRunResource.query_run_id)
-        .where(QueryRunResource.resource_id == Resource.id, QueryRun.created_at >= now - WINDOW)
+        .where(QueryRunResource.resource_id == Resource.id, QueryRunResource.created_at >= now - WINDOW)
         .scalar_subquery()
     )
     session.execute(
@@ -425,34 +328,6 @@ def _count_own_runs(session: StoreSession, integration_id: str, now: datetime) -
         .values(query_count=runs)
         .execution_options(synchronize_session=False)
     )
-
-
-def _replace_edges(session: StoreSession, integration: Integration, wanted: set[tuple[str, str]]) -> int:
-    """The integration's query lineage becomes `wanted`, less pairs another origin links; returns how many."""
-    upstream = Resource.__table__.alias("up")
-    current = session.execute(
-        select(Lineage.upstream_id, Lineage.downstream_id, Lineage.origin)
-        .join(upstream, upstream.c.id == Lineage.upstream_id)
-        .where(upstream.c.integration_id == integration.id)
-    ).all()
-    ours = {(up, down) for up, down, origin in current if origin == ORIGIN}
-    others = {(up, down) for up, down, origin in current if origin != ORIGIN}
-    wanted = wanted - others
-    gone = sorted(ours - wanted)
-    for start in range(0, len(gone), CHUNK):
-        pair = tuple_(Lineage.upstream_id, Lineage.downstream_id)
-        session.execute(
-            delete(Lineage)
-            .where(and_(pair.in_(gone[start : start + CHUNK]), Lineage.origin == ORIGIN))
-            .execution_options(synchronize_session=False)
-        )
-    added = [
-        {"workspace_id": integration.workspace_id, "upstream_id": up, "downstream_id": down, "origin": ORIGIN}
-        for up, down in sorted(wanted - ours)
-    ]
-    if added:  # kind: the model's default, an asset reading another (as sync's table edges)
-        session.execute(insert(Lineage), added)
-    return len(wanted)
 
 
 # --- shown --------------------------------------------------------------------------------------------------
@@ -498,10 +373,9 @@ def shown(*, session: StoreSession, resource: Resource, now: datetime | None = N
         return None
     now = now or utcnow()
     own = session.execute(
-        select(func.count(), func.count(func.distinct(QueryRun.user_id)))
+        select(func.count(), func.count(func.distinct(QueryRunResource.user_id)))
         .select_from(QueryRunResource)
-        .join(QueryRun, QueryRun.id == QueryRunResource.query_run_id)
-        .where(QueryRunResource.resource_id == resource.id, QueryRun.created_at >= now - WINDOW)
+        .where(QueryRunResource.resource_id == resource.id, QueryRunResource.created_at >= now - WINDOW)
     ).one()
     row = session.get(ResourceUsage, resource.id)
     note = ""

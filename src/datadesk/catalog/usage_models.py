@@ -1,4 +1,4 @@
-"""What the sources' statement histories say of each table: samples of their counts, and the usage they give."""
+"""Tables' use: samples of the sources' statement counts, the usage they give, and what datadesk's own runs read."""
 
 from __future__ import annotations
 
@@ -41,3 +41,22 @@ class ResourceUsage(WorkspaceScoped, Base):
     users: Mapped[int | None] = mapped_column(Integer, default=None)  # distinct users among them; None: not said
     since: Mapped[datetime] = mapped_column()  # what `queries` counts from: 30 days back, or when history begins
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QueryRunResource(WorkspaceScoped, Base):
+    """A table or view a succeeded datadesk query run read: datadesk's own usage counts per table (catalog.usage).
+
+    Datadesk's SQL service writes the rows with each run, copying the run's time and member, so usage is
+    counted from this table alone; deleting the run deletes its rows (the foreign key cascades).
+    """
+
+    __tablename__ = "query_run_resource"
+
+    query_run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("query_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column()  # the run's
+    user_id: Mapped[str | None] = mapped_column(String(32), default=None)  # the run's; None: the server's operator

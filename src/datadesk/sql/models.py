@@ -46,16 +46,3 @@ class QueryRun(WorkspaceScoped, Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class QueryRunResource(WorkspaceScoped, Base):
-    """A table or view a succeeded query run read: datadesk's own usage counts per table (catalog.usage)."""
-
-    __tablename__ = "query_run_resource"
-
-    query_run_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("query_run.id", ondelete="CASCADE"), primary_key=True
-    )
-    resource_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
