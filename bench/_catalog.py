@@ -6,7 +6,7 @@ tenth. Tables read 1-3 earlier tables (mostly of their own warehouse; a fifth fr
 depth 3 walks a real DAG across Teams. Some tables and columns carry tags (pii among them) and owners.
 One table in eight has a dbt model face (with faces for its first columns) linked the way
 `catalog.links` links them (sibling_id, gate_id, a dbt_link edge); a few glossary terms link to tables.
-Rows go in with Core statements, like `catalog.sync`'s writer; on SQLite the search index is built in
+Rows go in with Core statements, like `catalog.apply`'s writer; on SQLite the search index is built in
 one statement at the end, as a sync does.
 """
 
@@ -39,8 +39,8 @@ from datadesk.catalog.models import (
     SearchTerm,
 )
 from datadesk.catalog.search import index_fields, terms_of
-from datadesk.catalog.teams import scope_of
-from datadesk.db import FTS_DEFERRED, StoreSession, make_engine, make_sessionmaker, new_id, transaction, utcnow
+from datadesk.catalog.search_index import FTS_DEFERRED, scope_of
+from datadesk.db import StoreSession, make_engine, make_sessionmaker, new_id, transaction, utcnow
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role
 from datadesk.identity.security import hash_password

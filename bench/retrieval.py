@@ -30,8 +30,8 @@ from datadesk import crypto, store
 from datadesk.access.caller import Caller
 from datadesk.ai import egress, retrieval, tools
 from datadesk.catalog import semantic
+from datadesk.catalog.apply import apply
 from datadesk.catalog.models import Integration
-from datadesk.catalog.sync import apply
 from datadesk.connectors.base import ColumnMeta, ForeignKey, Snapshot, TableMeta
 from datadesk.db import make_engine, make_sessionmaker, transaction
 from datadesk.identity import service as identity

@@ -44,7 +44,7 @@ def fill(store_url: str, total: int, vocab: list[str], seed: int = 11) -> tuple[
     from datadesk import store
     from datadesk.catalog.models import Resource, ResourceTeam, SearchTerm
     from datadesk.catalog.search import index_fields, terms_of
-    from datadesk.catalog.teams import scope_of
+    from datadesk.catalog.search_index import scope_of
     from datadesk.db import make_engine, make_sessionmaker, new_id, transaction, utcnow
     from datadesk.identity import service as identity
     from datadesk.identity.models import Team

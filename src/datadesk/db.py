@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -52,7 +52,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-FTS_DEFERRED = "fts_deferred"
 DEFAULT_BUSY_TIMEOUT = 15.0
 # Statistics read every row: a sample (analysis_limit) rates a workspace at about the sample's size, whatever
 # its real size, and SQLite then walks whole workspaces. A full ANALYZE of 100,000 resources takes ~0.1 s.
@@ -168,13 +167,23 @@ def _begin_before_savepoint(connection: Connection, _name: str) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+SQLiteConnectHook = Callable[[Any, Any], None]
+_sqlite_connect_hooks: list[SQLiteConnectHook] = []
+
+
+def on_sqlite_connect(hook: SQLiteConnectHook) -> SQLiteConnectHook:
+    """Have `hook(dbapi_connection, connection_record)` run on each new SQLite store connection (e.g. to add SQL
+    functions its triggers call); modules that own such functions register them as they are imported."""
+    if hook not in _sqlite_connect_hooks:
+        _sqlite_connect_hooks.append(hook)
+    return hook
+
+
 def _sqlite_pragmas(dbapi_connection: Any, record: Any, *, busy_ms: int) -> None:
     # Search ranks by ln(popularity); not every SQLite build has its math functions.
     dbapi_connection.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
-    # The FTS insert trigger asks this flag; a bulk sync raises it and indexes its rows in one statement.
-    deferred = [0]
-    record.info[FTS_DEFERRED] = deferred
-    dbapi_connection.create_function("datadesk_fts_deferred", 0, lambda: deferred[0])
+    for hook in _sqlite_connect_hooks:
+        hook(dbapi_connection, record)
     record.info[_BUSY_MS] = busy_ms
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

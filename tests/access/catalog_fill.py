@@ -24,7 +24,7 @@ from datadesk.catalog.models import (
     ResourceTeam,
 )
 from datadesk.catalog.search import index_fields
-from datadesk.catalog.teams import scope_of
+from datadesk.catalog.search_index import scope_of
 from datadesk.db import new_id, utcnow
 
 WORDS = "customer order invoice payment refund plan account event campaign product price shipment region".split()

@@ -14,10 +14,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
-from datadesk.access.visibility import scope_key, visible_resources, walkable_scope_keys
+from datadesk.access.visibility import visible_resources
 from datadesk.catalog import service as catalog
 from datadesk.catalog import teams
 from datadesk.catalog.models import Resource
+from datadesk.catalog.search_index import scope_key, walkable_scope_keys
 from datadesk.db import StoreSession, transaction, utcnow
 from tests.access.catalog_fill import fill
 from tests.world import World

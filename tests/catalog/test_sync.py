@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from datadesk.catalog import apply as catalog_apply
 from datadesk.catalog import sync as sync_service
 from datadesk.catalog.models import Lineage, Resource, SyncRun
 from datadesk.db import transaction, utcnow
@@ -125,7 +126,7 @@ def test_a_sync_that_fails_midway_changes_nothing(
     def explode(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full while writing lineage")
 
-    monkeypatch.setattr(sync_service, "_write_edges", explode)  # after resources were written
+    monkeypatch.setattr(catalog_apply, "_write_edges", explode)  # after resources were written
     run = sync(client, world.a.admin, integration)
     assert run["status"] == "failed" and "disk full" in run["error"]
     assert count_resources(sessions, world.a.id) == before

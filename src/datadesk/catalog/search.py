@@ -1,8 +1,10 @@
-"""Full-text search over the catalog: what is indexed, and the ranked, visibility-filtered query.
+"""Full-text search over the catalog: the text indexed, the query's words, and the ranked, visible hits.
 
-SQLite uses an FTS5 table over `resource`; PostgreSQL a generated tsvector with a GIN index (see the
-migrations). Both index three fields: words of the name, the rest of the text, and the Teams that see
-the resource, so the index itself narrows to the caller's Teams; visible_resources() still decides.
+The index itself (SQLite's FTS5 table, PostgreSQL's tsvectors, the words standing for Teams, the match
+query) is catalog.search_index's. Here: the words of a resource's name and text that go in it, the
+workspace's vocabulary (typo corrections, prefix expansions), and ranking the index's candidates among
+the resources the caller can see (visible_resources(), inside the query) by relevance, popularity,
+name and type.
 """
 
 from __future__ import annotations
@@ -14,39 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Float,
-    MetaData,
-    Row,
-    String,
-    Table,
-    and_,
-    exists,
-    func,
-    insert,
-    literal_column,
-    select,
-)
+from sqlalchemy import Row, and_, exists, func, insert, select
 
 from datadesk.access.caller import Caller
-from datadesk.access.visibility import scope_tokens, visible_resources
-from datadesk.catalog import siblings
+from datadesk.access.visibility import visible_resources
+from datadesk.catalog import search_index, siblings
 from datadesk.catalog.models import Resource, ResourceTag, ResourceTeam, SearchTerm
 from datadesk.db import StoreSession
-
-_fts_meta = MetaData()
-# The FTS5 virtual table (SQLite only); created by the migration, never by metadata.create_all.
-resource_fts = Table(
-    "resource_fts",
-    _fts_meta,
-    Column("rowid", String),
-    Column("search_name", String),
-    Column("search_body", String),
-    Column("search_scope", String),
-    Column("rank", Float),
-)
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
@@ -257,22 +233,6 @@ def query_words(session: StoreSession, workspace_id: str, q: str, *, question: b
     return result
 
 
-def _fts5_match(groups: list[list[str]], scope: list[str], names_only: bool = False, any_words: bool = False) -> str:
-    def alternatives(group: list[str]) -> str:
-        options = [f'"{group[0]}"*'] + [f'"{c}"*' for c in group[1:]]
-        return "(" + " OR ".join(options) + ")"
-
-    content = (" OR " if any_words else " AND ").join(alternatives(g) for g in groups)
-    teams = " OR ".join(f'"{t}"' for t in scope)
-    columns = "search_name" if names_only else "search_name search_body"
-    return f"{{{columns}}} : ({content}) AND search_scope : ({teams})"
-
-
-def _tsquery(groups: list[list[str]], scope: list[str], any_words: bool = False) -> str:
-    content = (" | " if any_words else " & ").join("(" + " | ".join(g) + ")" for g in groups)
-    return f"({content}) & ({' | '.join(scope)})"
-
-
 MAX_EXPANSIONS = 8
 
 
@@ -328,7 +288,7 @@ def search(
     they are ranked with popularity, name and type. When that leaves too few, the whole match is ranked.
     """
     groups = query_words(session, caller.workspace_id, q, question=any_words)
-    scope = scope_tokens(session, caller)
+    scope = search_index.scope_tokens(session, caller)
     if not groups or not scope:
         return []
     filters = _Filters(type, tag.strip().lower() if tag else None, team_id, integration_id)
@@ -338,7 +298,7 @@ def search(
     # Names first: they are the better matches and far fewer, so ranking them is cheap.
     hits: list[Hit] = []
     for names_only, candidate_cap in ((True, cap), (False, cap), (False, None)):
-        candidates = _candidates(
+        candidates = search_index.candidates(
             session, sqlite, terms, scope, candidate_cap, names_only=names_only, any_words=any_words
         )
         hits = _rank(session, caller, q, sqlite, candidates, filters, limit)
@@ -348,9 +308,6 @@ def search(
 
 
 CANDIDATES = 200
-# Matches whose vectors PostgreSQL ranks when a word is in much of the catalog: reading each costs a heap
-# fetch (~5 us a row), so a bounded sample keeps a broad word as cheap at a million resources as at 500.
-PG_RANKED_MATCHES = 1000
 FILTERED_CANDIDATES = 2000
 
 
@@ -380,48 +337,6 @@ class _Filters:
         return any((self.type, self.tag, self.team_id, self.integration_id))
 
 
-def _candidates(
-    session: StoreSession,
-    sqlite: bool,
-    groups: list[list[str]],
-    scope: list[str],
-    cap: int | None,
-    *,
-    names_only: bool = False,
-    any_words: bool = False,
-) -> dict[Any, float]:
-    """Index keys (SQLite rowid or resource id) of the best matches in the caller's Teams, with relevance.
-
-    groups: query words with their corrections (SQLite), or tsquery operands of each (PostgreSQL, `_lexemes`).
-    """
-    if sqlite:
-        bm25 = func.bm25(literal_column("resource_fts"), 10.0, 2.0, 0.0)
-        query = (
-            select(resource_fts.c.rowid, bm25)
-            .where(literal_column("resource_fts").op("MATCH")(_fts5_match(groups, scope, names_only, any_words)))
-            .order_by(bm25)
-        )
-        if cap is not None:
-            query = query.limit(cap)
-        # bm25() is lower for better matches; flip it so larger is better, as on PostgreSQL.
-        return {rowid: -float(rank) for rowid, rank in session.execute(query)}
-    tsquery = func.to_tsquery("simple", _tsquery(groups, scope, any_words))
-    # Names have a vector of their own: GIN holds no weights, so "names only" on the full one rechecks every row.
-    vector: ColumnElement[Any] = literal_column(
-        "resource.search_name_vector" if names_only else "resource.search_vector"
-    )
-    matches = select(Resource.id.label("id"), vector.label("vector")).where(vector.op("@@")(tsquery))
-    if cap is not None:
-        # Ranking reads every match's vector; for words in much of the catalog, rank a bounded sample instead.
-        matches = matches.limit(PG_RANKED_MATCHES)
-    found = matches.subquery()
-    rank = func.ts_rank(found.c.vector, tsquery) * 10
-    pg_query = select(found.c.id, rank).order_by(rank.desc())
-    if cap is not None:
-        pg_query = pg_query.limit(cap)
-    return {rid: float(value) for rid, value in session.execute(pg_query)}
-
-
 def _rank(
     session: StoreSession,
     caller: Caller,
@@ -433,7 +348,7 @@ def _rank(
 ) -> list[Hit]:
     if not candidates:
         return []
-    key: ColumnElement[Any] = literal_column("resource.rowid") if sqlite else Resource.__table__.c.id
+    key = search_index.index_key(sqlite)
     phrase = " ".join(words(q))
     exact_names = {q.strip().lower(), phrase, phrase.replace(" ", "_")}
     found: list[tuple[float, Row[Any]]] = []

@@ -1,7 +1,7 @@
 """Keeps each resource's effective Teams materialised (resource_team and the search scope words).
 
-Effective Teams: the resource's own when curated; a column follows its table; otherwise its
-integration's Teams; with none of those, the workspace's Everyone team.
+Effective Teams (`effective`): the resource's own when curated; a column follows its table; otherwise
+its integration's Teams; with none of those, the workspace's Everyone team.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, insert, select, update
 
-from datadesk.access.visibility import scope_key, scope_token
 from datadesk.catalog.models import IntegrationTeam, Resource, ResourceTeam
+from datadesk.catalog.search_index import scope_of
 from datadesk.db import StoreSession
 from datadesk.identity.service import everyone_team
 
@@ -30,10 +30,16 @@ def integration_teams(session: StoreSession, workspace_id: str, integration_id: 
     return [everyone_team(session, workspace_id).id]
 
 
-def scope_of(team_ids: Iterable[str]) -> dict[str, str]:
-    """A resource's columns naming its Team set: the search index's scope words and the key lists walk by."""
-    scope = " ".join(scope_token(t) for t in sorted(set(team_ids)))
-    return {"search_scope": scope, "scope_key": scope_key(scope)}
+def effective(
+    resource_id: str, type: str, parent_id: str | None, *, curated: dict[str, list[str]], inherited: list[str]
+) -> list[str]:
+    """A resource's effective Teams, from the curated Teams of resources by id and its integration's Teams."""
+    own = curated.get(resource_id)
+    if own:
+        return own
+    if type == "column" and parent_id in curated:
+        return curated[parent_id]
+    return inherited
 
 
 def write(session: StoreSession, workspace_id: str, teams_by_resource: dict[str, list[str]]) -> None:
@@ -85,14 +91,11 @@ def refresh_integration(session: StoreSession, workspace_id: str, integration_id
     ).all()
     curated = [r.id for r in rows if r.teams_curated]
     own = teams_of(session, curated)
-    plan: dict[str, list[str]] = {}
-    for row in rows:
-        if row.teams_curated:
-            continue
-        if row.type == "column" and row.parent_id in own:
-            plan[row.id] = own[row.parent_id]
-        else:
-            plan[row.id] = inherited
+    plan = {
+        row.id: effective(row.id, row.type, row.parent_id, curated=own, inherited=inherited)
+        for row in rows
+        if not row.teams_curated
+    }
     write(session, workspace_id, plan)
 
 
