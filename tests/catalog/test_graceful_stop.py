@@ -23,7 +23,6 @@ from sqlalchemy.orm import sessionmaker
 from datadesk.catalog import sync
 from datadesk.catalog.models import Resource, SyncRun
 from datadesk.db import StoreSession, make_engine, make_sessionmaker, transaction
-from datadesk.jobs import tasks
 from datadesk.jobs.local import LocalQueue
 from datadesk.settings import Settings
 from tests.catalog.helpers import add_integration
@@ -101,7 +100,7 @@ def test_stopping_leaves_queued_syncs_queued_for_the_next_start(
     stopping.start()
     stopping.shutdown()
     with transaction(sessions, world.a.id) as session:  # a request answered while stopping
-        late, _ = tasks.queue_sync(session, world.a.caller("admin"), shop[1], trigger="api", defer=stopping.defer)
+        late, _ = sync.queue_sync(session, world.a.caller("admin"), shop[1], trigger="api", defer=stopping.defer)
     with transaction(sessions, world.a.id) as session:
         assert session.get_one(SyncRun, late.id).status == "queued"
     restarted = LocalQueue(sessions, settings)

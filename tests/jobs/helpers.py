@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from datadesk.catalog import sync
 from datadesk.catalog.models import SyncRun
 from datadesk.db import StoreSession, transaction
-from datadesk.jobs import tasks
 from tests.catalog.helpers import add_integration
 from tests.catalog.sources import build_shop
 from tests.world import World
@@ -28,7 +28,7 @@ def runs(sessions: Sessions, workspace_id: str) -> list[SyncRun]:
         return list(session.scalars(select(SyncRun).order_by(SyncRun.created_at)))
 
 
-def recorder() -> tuple[list[str], tasks.Defer]:
+def recorder() -> tuple[list[str], sync.Defer]:
     """A defer that only records the run ids it was given."""
     seen: list[str] = []
     return seen, lambda _session, run: seen.append(run.id)

@@ -104,7 +104,7 @@ def test_a_stopping_worker_rolls_its_sync_back_and_queues_it_again(
 ) -> None:
     seen, defer = recorder()
     with transaction(sessions, world.a.id) as session:
-        run, _ = tasks.queue_sync(session, world.a.caller("admin"), integration, trigger="manual", defer=defer)
+        run, _ = sync.queue_sync(session, world.a.caller("admin"), integration, trigger="manual", defer=defer)
     stop = threading.Event()
     stop.set()
     ended = tasks.run_sync(sessions, settings, defer, workspace_id=world.a.id, run_id=run.id, stop=stop)
@@ -125,11 +125,11 @@ def test_a_job_commits_with_its_run_or_not_at_all(
     caller = world.a.caller("admin")
     try:
         with pytest.raises(RuntimeError), transaction(sessions, world.a.id) as session:
-            tasks.queue_sync(session, caller, integration, trigger="api", defer=defer)
+            sync.queue_sync(session, caller, integration, trigger="api", defer=defer)
             raise RuntimeError("the request failed after queueing")
         assert runs(sessions, world.a.id) == []
         with transaction(sessions, world.a.id) as session:
-            run, _ = tasks.queue_sync(session, caller, integration, trigger="api", defer=defer)
+            run, _ = sync.queue_sync(session, caller, integration, trigger="api", defer=defer)
         if postgres:
             with transaction(sessions) as session:
                 jobs = session.execute(text("SELECT task_name, status, args FROM procrastinate_jobs")).all()

@@ -10,7 +10,6 @@ from datadesk.catalog import integrations, lineage_graph, schemas, service, sync
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog.models import Integration, Resource, SyncRun
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
-from datadesk.jobs import tasks
 
 router = APIRouter()
 
@@ -91,7 +90,7 @@ def _run_out(run: SyncRun) -> schemas.SyncRunOut:
 
 @router.post("/integrations/{integration_id}/sync", status_code=status.HTTP_202_ACCEPTED, tags=["integrations"])
 def start_sync(integration_id: str, request: Request, session: SessionDep, caller: CallerDep) -> schemas.SyncRunOut:
-    run, _ = tasks.queue_sync(session, caller, integration_id, trigger="api", defer=request.app.state.defer_sync)
+    run, _ = sync.queue_sync(session, caller, integration_id, trigger="api", defer=request.app.state.defer_sync)
     return _run_out(run)
 
 

@@ -9,13 +9,11 @@ lost and never applied twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from datadesk.access.caller import Caller
 from datadesk.ai import history
 from datadesk.catalog import sync
 from datadesk.catalog.models import SyncRun
@@ -25,26 +23,14 @@ from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk.jobs")
 
-# Queues the job of a queued run in the session's transaction (or right after it commits).
-Defer = Callable[[StoreSession, SyncRun], None]
 TICK_SECONDS = 5.0
 RERUN_WITHIN = timedelta(days=1)  # a run its worker left behind longer ago is not run again
-
-
-def queue_sync(
-    session: StoreSession, caller: Caller, integration_id: str, *, trigger: str, defer: Defer
-) -> tuple[SyncRun, bool]:
-    """Queue a sync the caller asked for (or return the active one, and False) with its job."""
-    run, created = sync.request_sync(session=session, caller=caller, integration_id=integration_id, trigger=trigger)
-    if created:
-        defer(session, run)
-    return run, created
 
 
 def run_sync(
     sessions: sessionmaker[StoreSession],
     settings: Settings,
-    defer: Defer,
+    defer: sync.Defer,
     *,
     workspace_id: str,
     run_id: str,
@@ -109,7 +95,7 @@ def _again(session: StoreSession, run: SyncRun) -> SyncRun | None:
     return again if created else None
 
 
-def tick(sessions: sessionmaker[StoreSession], defer: Defer, now: datetime | None = None) -> list[str]:
+def tick(sessions: sessionmaker[StoreSession], defer: sync.Defer, now: datetime | None = None) -> list[str]:
     """A worker's periodic round: fail runs whose worker died and queue them again, then fire due schedules."""
     with transaction(sessions) as session:
         sync.reap_stale(session)
