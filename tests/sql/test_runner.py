@@ -547,3 +547,92 @@ def test_dialect_of_maps_urls_to_guard_dialects() -> None:
 )
 def test_strip_literals(message: str, stripped: str) -> None:
     assert strip_literals(message) == stripped
+
+
+# --- PostgreSQL: a database's own types by name -----------------------------------------------------
+
+_PG_TYPES_SETUP = """
+CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'PG-13', 'R', 'NC-17');
+CREATE DOMAIN year AS integer CHECK (VALUE >= 1901 AND VALUE <= 2155);
+CREATE TYPE pair AS (a integer, b text);
+CREATE SCHEMA catalogue;
+CREATE TYPE catalogue.status AS ENUM ('draft', 'live');
+CREATE TABLE film (film_id integer, rating mpaa_rating, release_year year, special_features text[],
+                   ratings_seen mpaa_rating[], status catalogue.status, codes varchar(10)[], extra pair);
+INSERT INTO film VALUES (1, 'PG-13', 2006, '{Trailers}', '{G,R}', 'live', '{a1}', ROW(1, 'x')),
+                        (2, 'R', 2007, '{}', '{}', 'draft', '{}', NULL);
+"""
+
+
+@pytest.fixture(scope="module")
+def pg_types_url() -> Iterator[str]:
+    with fresh_pg_database("dd_sql_types") as url:
+        _pg_query(url)(_PG_TYPES_SETUP)
+        yield url
+
+
+@pytest.fixture
+def type_lookups(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Each type-name lookup: the oids it asked about, and the session it ran in."""
+    seen: list[dict[str, Any]] = []
+    original = psycopg.Connection.execute
+
+    def execute(self: psycopg.Connection[Any], query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if "format_type" in str(query):
+            seen.append(
+                {
+                    "oids": sorted(int(oid) for oid in params[0]),
+                    "read_only": original(self, "SHOW transaction_read_only").fetchall(),
+                    "cursors": original(self, "SELECT name FROM pg_catalog.pg_cursors").fetchall(),
+                }
+            )
+        return original(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", execute)
+    return seen
+
+
+def test_postgres_result_types_name_enums_arrays_and_composites(pg_types_url: str) -> None:
+    sql = "SELECT rating, release_year, special_features, ratings_seen, status, codes, extra FROM film"
+    assert [c["type"] for c in run(pg_types_url, sql).columns] == [
+        "mpaa_rating",
+        "int4",  # the domain `year`: the server sends a domain column as its base type
+        "text[]",
+        "mpaa_rating[]",
+        "catalogue.status",  # not on the search path
+        "varchar(10)[]",
+        "pair",
+    ]
+
+
+def test_postgres_result_types_are_qualified_under_the_services_pinned_search_path(pg_types_url: str) -> None:
+    result = run_qualified(pg_types_url, "SELECT rating, count(*) AS n FROM public.film GROUP BY rating")
+    assert [c["type"] for c in result.columns] == ["public.mpaa_rating", "int8"]
+    result = run_qualified(pg_types_url, "SELECT ratings_seen, status, extra FROM public.film")
+    assert [c["type"] for c in result.columns] == ["public.mpaa_rating[]", "catalogue.status", "public.pair"]
+
+
+def test_the_type_lookup_is_one_query_in_the_runs_read_only_transaction_outside_the_row_cap(
+    pg_types_url: str, type_lookups: list[dict[str, Any]]
+) -> None:
+    result = run_qualified(pg_types_url, "SELECT rating, ratings_seen, status FROM public.film", max_rows=0)
+    assert result.rows == [] and result.truncated
+    assert [c["type"] for c in result.columns] == ["public.mpaa_rating", "public.mpaa_rating[]", "catalogue.status"]
+    expected = _pg_query(pg_types_url)(
+        "SELECT oid FROM pg_type WHERE typname IN ('mpaa_rating', '_mpaa_rating', 'status')"
+    )
+    assert type_lookups == [
+        {
+            "oids": sorted(int(oid) for (oid,) in expected),  # type oids only: no value goes along
+            "read_only": [("on",)],
+            "cursors": [("datadesk_run",)],  # the query's own cursor, still open: the same transaction
+        }
+    ]
+
+
+def test_no_type_lookup_when_every_type_is_postgresqls_own(
+    pg_types_url: str, type_lookups: list[dict[str, Any]]
+) -> None:
+    result = run(pg_types_url, "SELECT film_id, release_year, special_features, codes FROM film")
+    assert [c["type"] for c in result.columns] == ["int4", "int4", "text[]", "varchar(10)[]"]
+    assert type_lookups == []

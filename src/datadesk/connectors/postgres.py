@@ -40,12 +40,14 @@ LEFT JOIN pg_description d
 WHERE {SCHEMA_FILTER}
 ORDER BY n.nspname"""
 
-# Partitioned tables keep no rows or scan counts of their own: sum those of their leaf partitions.
+# Partitioned tables keep no rows or scan counts of their own: sum those of their leaf partitions. A leaf
+# never analysed (reltuples -1) is unknown and adds nothing; with no leaf analysed the estimate is unknown
+# (NULL), as for a table. New, empty partitions often stay unanalysed, so one must not hide the others.
 RELATIONS_SQL = f"""
 SELECT c.oid, n.nspname, c.relname, c.relkind, coalesce(d.description, ''),
        CASE WHEN c.relkind = 'p' THEN
-            (SELECT sum(greatest(l.reltuples, 0)) FROM pg_partition_tree(c.oid) t
-             JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf)
+            (SELECT sum(l.reltuples) FROM pg_partition_tree(c.oid) t
+             JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf AND l.reltuples >= 0)
        ELSE c.reltuples END,
        CASE WHEN c.relkind = 'p' THEN
             (SELECT sum(coalesce(s2.seq_scan, 0) + coalesce(s2.idx_scan, 0)) FROM pg_partition_tree(c.oid) t

@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 import pymysql
 import pymysql.cursors
+from psycopg.types.numeric import Oid
 from pymysql.constants import FIELD_TYPE
 from sqlalchemy.engine import URL
 
@@ -135,6 +136,27 @@ def _refuse_user_casts(conn: psycopg.Connection[Any], sql: str) -> None:
         )
 
 
+# PostgreSQL's own types are named by psycopg (int4, varchar(20), text[]); a database's own (enums,
+# composites, arrays of them) reach it as bare oids and are named from pg_type in one query. format_type
+# qualifies a type the session's search path does not hold: the service pins that path to pg_catalog, so
+# its results say `public.mpaa_rating`, the name a statement there has to write. A domain column arrives
+# as its base type (the server sends that), so it is named as the base type.
+_TYPE_NAMES = """
+SELECT t.oid, pg_catalog.format_type(t.oid, NULL) FROM pg_catalog.pg_type t
+WHERE t.oid OPERATOR(pg_catalog.=) ANY (%s)
+"""
+
+
+def _pg_types(conn: psycopg.Connection[Any], description: Sequence[psycopg.Column]) -> list[str]:
+    """Each result column's type name; a lookup only when some type is not PostgreSQL's own."""
+    unknown = sorted({column.type_code for column in description if conn.adapters.types.get(column.type_code) is None})
+    names: dict[int, str] = {}
+    if unknown:
+        rows = conn.execute(_TYPE_NAMES, [[Oid(oid) for oid in unknown]]).fetchall()
+        names = {int(oid): str(name) for oid, name in rows}
+    return [names.get(column.type_code, column.type_display) for column in description]
+
+
 def run_postgres(url: URL, sql: str, collector: Collector, timeout_s: float, *, builtins_only: bool) -> Fetched:
     """Run in a READ ONLY transaction under statement_timeout, through a server-side cursor."""
     params = pg_params(url, timeout_s)
@@ -163,7 +185,7 @@ def run_postgres(url: URL, sql: str, collector: Collector, timeout_s: float, *, 
                 cursor.execute(sql)
             description = cursor.description
             collector.drain(cursor.fetchmany)
-        types = [column.type_display for column in description or []]
+            types = _pg_types(conn, description or [])  # same read-only transaction, after the rows
         return Fetched(description=description, types=types)
     except psycopg.errors.QueryCanceled:
         raise SqlTimeout(f"The query ran longer than {timeout_s:g} s and was cancelled.") from None
