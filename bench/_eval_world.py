@@ -40,14 +40,13 @@ from datadesk import demo, store
 from datadesk.access.caller import Caller
 from datadesk.access.visibility import visible_resources
 from datadesk.ai import settings as ai_settings
-from datadesk.catalog import integrations, service, sync
+from datadesk.catalog import integrations, permissions, service, sync
 from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession, make_engine, make_sessionmaker, transaction
 from datadesk.demo_data import content
 from datadesk.identity import service as identity
 from datadesk.identity.models import Membership, Role, Team, TeamMember, User, Workspace
 from datadesk.settings import Settings
-from datadesk.sql import permissions
 
 SECRET = "assistant-eval-secret-key-0123456789abcdef"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from datadesk.catalog.models import Integration
-from datadesk.db import transaction
-from tests.catalog.helpers import add_integration
+from datadesk.db import StoreSession, transaction
+from datadesk.identity import audit
+from datadesk.identity.models import AuditEvent
+from tests.catalog.helpers import add_integration, sync
 from tests.catalog.sources import build_shop
 from tests.dbs import PG_HOST, PG_PORT
-from tests.world import World
+from tests.sql.conftest import set_run_sql
+from tests.world import Person, World
 
 SECRET_PASSWORD = "s3cr3t-Pa55word"
+JAFFLE = Path(__file__).resolve().parents[1] / "fixtures" / "dbt" / "jaffle-shop"
+Sessions = sessionmaker[StoreSession]
 
 
 def pg_url(database: str = "test", port: int = PG_PORT) -> str:
@@ -143,3 +151,93 @@ def test_deleting_an_integration_removes_its_resources(
         headers=world.a.admin.headers,
     ).json()
     assert listed["resources"] == []
+
+
+def _create(client: TestClient, person: Person, body: dict[str, Any]) -> Response:
+    return client.post("/api/v1/integrations", json=body, headers=person.headers)
+
+
+def _grants(client: TestClient, world: World, integration_id: str) -> dict[str, list[str]]:
+    response = client.get(f"/api/v1/integrations/{integration_id}/permissions", headers=world.a.admin.headers)
+    assert response.status_code == 200, response.text
+    grants: dict[str, list[str]] = response.json()
+    return grants
+
+
+def _permission_events(sessions: Sessions, world: World) -> list[AuditEvent]:
+    with transaction(sessions, world.a.id) as session:
+        return [e for e in audit.recent(session) if e.action == "integration.permissions"]
+
+
+def test_grant_admins_gives_admins_query_access_audited_and_no_one_else(
+    client: TestClient, world: World, sessions: Sessions, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{build_shop(tmp_path / 'shop.db')}"
+    created = _create(
+        client, world.a.admin, {"name": "shop", "type": "sqlite", "config": {"url": url}, "grant_admins": True}
+    )
+    assert created.status_code == 201, created.text
+    integration_id = created.json()["id"]
+    assert _grants(client, world, integration_id) == {"query_access": ["role:admin"], "sensitive_access": []}
+    [event] = _permission_events(sessions, world)
+    assert event.target == integration_id and event.actor_user_id == world.a.admin.id
+    assert event.before == {"query_access": [], "sensitive_access": []}
+    assert event.after == {"query_access": ["role:admin"], "sensitive_access": []}
+    assert sync(client, world.a.admin, integration_id)["status"] == "succeeded"
+    set_run_sql(client, world.a.admin, True)
+    body = {"integration_id": integration_id, "sql": "SELECT count(*) FROM customers"}
+    ran = client.post("/api/v1/sql", json=body, headers=world.a.admin.headers)
+    assert ran.status_code == 200, ran.text
+    for who in ("editor", "viewer"):
+        refused = client.post("/api/v1/sql", json=body, headers=world.a.people[who].headers)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "no_query_access"
+
+
+@pytest.mark.parametrize("extra", [{}, {"grant_admins": False}])
+def test_without_grant_admins_a_new_integration_has_no_grant(
+    client: TestClient, world: World, sessions: Sessions, tmp_path: Path, extra: dict[str, bool]
+) -> None:
+    url = f"sqlite:///{build_shop(tmp_path / 'shop.db')}"
+    created = _create(client, world.a.admin, {"name": "shop", "type": "sqlite", "config": {"url": url}, **extra})
+    assert created.status_code == 201, created.text
+    integration_id = created.json()["id"]
+    assert _grants(client, world, integration_id) == {"query_access": [], "sensitive_access": []}
+    assert _permission_events(sessions, world) == []
+    set_run_sql(client, world.a.admin, True)
+    body = {"integration_id": integration_id, "sql": "SELECT 1"}
+    refused = client.post("/api/v1/sql", json=body, headers=world.a.admin.headers)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "no_query_access"
+
+
+def test_grant_admins_on_dbt_creates_it_without_a_grant(client: TestClient, world: World, sessions: Sessions) -> None:
+    config = {"manifest_path": str(JAFFLE / "manifest.json")}
+    created = _create(client, world.a.admin, {"name": "jaffle", "type": "dbt", "config": config, "grant_admins": True})
+    assert created.status_code == 201, created.text
+    assert _grants(client, world, created.json()["id"]) == {"query_access": [], "sensitive_access": []}
+    assert _permission_events(sessions, world) == []
+
+
+@pytest.mark.parametrize("who", ["editor", "viewer"])
+def test_only_admins_create_even_with_grant_admins(
+    client: TestClient, world: World, sessions: Sessions, tmp_path: Path, who: str
+) -> None:
+    url = f"sqlite:///{build_shop(tmp_path / 'shop.db')}"
+    body = {"name": "shop", "type": "sqlite", "config": {"url": url}, "grant_admins": True}
+    assert _create(client, world.a.people[who], body).status_code == 403
+    with transaction(sessions, world.a.id) as session:
+        assert session.scalar(select(func.count()).select_from(Integration)) == 0
+    assert _permission_events(sessions, world) == []
+
+
+@pytest.mark.parametrize("value", ["maybe", None, [], {}, 2, "role:admin"])
+def test_a_bad_grant_admins_is_422_and_nothing_is_saved(
+    client: TestClient, world: World, sessions: Sessions, tmp_path: Path, value: object
+) -> None:
+    url = f"sqlite:///{build_shop(tmp_path / 'shop.db')}"
+    response = _create(
+        client, world.a.admin, {"name": "shop", "type": "sqlite", "config": {"url": url}, "grant_admins": value}
+    )
+    assert response.status_code == 422, response.text
+    assert "error" in response.json()
+    with transaction(sessions, world.a.id) as session:
+        assert session.scalar(select(func.count()).select_from(Integration)) == 0

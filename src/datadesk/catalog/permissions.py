@@ -78,3 +78,16 @@ def replace(
     after = _current(session, integration_id)
     audit.record(session, caller, "integration.permissions", integration_id, before=before, after=after)
     return after
+
+
+def grant_admins_query(*, session: StoreSession, caller: Caller, integration_id: str) -> bool:
+    """Add role:admin to an integration's query access, audited as any change; dbt holds no data, so False and none."""
+    require(caller, Action.manage_integrations)
+    integration = get_integration(session=session, caller=caller, integration_id=integration_id)
+    if integration.type == "dbt":
+        return False
+    query = _current(session, integration_id)["query_access"]
+    replace(
+        session=session, caller=caller, integration_id=integration_id, grants={"query_access": [*query, "role:admin"]}
+    )
+    return True

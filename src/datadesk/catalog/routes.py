@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from datadesk.catalog import integrations, lineage_graph, schemas, service, sync, usage
+from datadesk.catalog import integrations, lineage_graph, permissions, schemas, service, sync, usage
 from datadesk.catalog import search as catalog_search
 from datadesk.catalog.models import Integration, Resource, SyncRun
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
@@ -48,6 +48,8 @@ def create_integration(
         team_ids=body.team_ids,
         schedule=body.schedule,
     )
+    if body.grant_admins:  # through the permissions service, so audited as PUT /permissions is, in this transaction
+        permissions.grant_admins_query(session=session, caller=caller, integration_id=integration.id)
     return _integration_out(integration, integrations.team_ids_of(session, integration.id), settings.secret_key)
 
 

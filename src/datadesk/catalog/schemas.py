@@ -24,6 +24,10 @@ class IntegrationIn(In):
     config: dict[str, str]
     team_ids: list[str] = []
     schedule: str | None = Field(default=None, max_length=100, description="5-field cron expression in UTC.")
+    grant_admins: bool = Field(
+        default=False,
+        description="Give role:admin query access on the new integration (not on dbt, which holds no data to query).",
+    )
 
 
 class IntegrationPatch(In):

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from datadesk import waiting
+from datadesk.catalog import permissions
 from datadesk.deps import CallerDep, SessionDep, SettingsDep
 from datadesk.http_errors import error_response
-from datadesk.sql import permissions, schemas, service
+from datadesk.sql import schemas, service
 from datadesk.sql import settings as sql_settings
 from datadesk.sql.models import SqlSettings
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from tests.catalog.sources import build_shop
 from tests.web.conftest import Warehouse, sign_in
 from tests.world import World
 
@@ -112,3 +114,41 @@ def test_admin_schedules_an_integration_from_its_page(client: TestClient, world:
     editor = sign_in(client, world.a.editor)
     denied = client.post(f"{url}/schedule", data={"schedule": "0 3 * * *", "csrf_token": editor})
     assert denied.status_code in (403, 404)
+
+
+def test_the_connect_form_offers_admins_query_access_ticked(client: TestClient, world: World, tmp_path: Path) -> None:
+    token = sign_in(client, world.a.admin)
+    assert re.search(r'name="grant_admins" value="true" checked', client.get("/admin/integrations").text)
+    for name, ticked in (("ticked", True), ("unticked", False)):
+        form = {"name": name, "type": "sqlite", "url": f"sqlite:///{build_shop(tmp_path / f'{name}.db')}"}
+        # an unticked checkbox posts nothing at all
+        data = {**form, "csrf_token": token, **({"grant_admins": "true"} if ticked else {})}
+        created = client.post("/admin/integrations", data=data, follow_redirects=False)
+        assert created.status_code == 303, created.text
+        integration_id = created.headers["location"].split("?")[0].rsplit("/", 1)[1]
+        grants = client.get(f"/api/v1/integrations/{integration_id}/permissions", headers=world.a.admin.headers)
+        assert grants.json() == {"query_access": ["role:admin"] if ticked else [], "sensitive_access": []}
+    # a refused form keeps the box as it was sent
+    url = f"sqlite:///{build_shop(tmp_path / 'again.db')}"
+    again = client.post(
+        "/admin/integrations", data={"name": "ticked", "type": "sqlite", "url": url, "csrf_token": token}
+    )
+    assert again.status_code == 400 and "already exists" in again.text
+    assert 'name="grant_admins" value="true">' in again.text
+
+
+def test_the_connect_form_creates_dbt_without_a_grant(client: TestClient, world: World) -> None:
+    manifest = Path(__file__).resolve().parents[2] / "fixtures" / "dbt" / "jaffle-shop" / "manifest.json"
+    token = sign_in(client, world.a.admin)
+    data = {
+        "name": "jaffle",
+        "type": "dbt",
+        "manifest_path": str(manifest),
+        "grant_admins": "true",
+        "csrf_token": token,
+    }
+    created = client.post("/admin/integrations", data=data, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    integration_id = created.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    grants = client.get(f"/api/v1/integrations/{integration_id}/permissions", headers=world.a.admin.headers)
+    assert grants.json() == {"query_access": [], "sensitive_access": []}

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from datadesk.access.caller import Caller
-from datadesk.catalog import integrations, sync
+from datadesk.catalog import integrations, permissions, sync
 from datadesk.catalog.models import INTEGRATION_TYPES
 from datadesk.db import StoreSession
 from datadesk.deps import SessionDep, SettingsDep
 from datadesk.errors import Invalid
 from datadesk.identity import service as identity
-from datadesk.sql import permissions
 from datadesk.sql import settings as sql_settings
 from datadesk.web.admin.forms import ROLES, Ids, IntegrationsAdmin, attempt
 from datadesk.web.render import is_htmx, render, see_other
@@ -72,6 +71,7 @@ def create_integration(
     catalog_path: Annotated[str, Form(max_length=2000)] = "",
     run_results_path: Annotated[str, Form(max_length=2000)] = "",
     team_id: Ids = None,
+    grant_admins: Annotated[bool, Form()] = False,  # the box is ticked by default; unticked, it posts nothing
 ) -> Response:
     dbt = {"manifest_path": manifest_path, "catalog_path": catalog_path, "run_results_path": run_results_path}
     config = dbt if type == "dbt" else {"url": url}
@@ -89,12 +89,14 @@ def create_integration(
             config={k: v.strip() for k, v in config.items() if v.strip()},
             team_ids=team_id or [],
         )
+        if grant_admins:
+            permissions.grant_admins_query(session=session, caller=caller, integration_id=integration.id)
         created.append(integration.id)
 
     error = attempt(session, change)
     if error:
         # The typed URL may hold a password: it is never sent back into the page.
-        form = {"name": name, "type": type, **dbt}
+        form = {"name": name, "type": type, **dbt, "grant_admins": grant_admins}
         return _integrations_page(request, session, caller, settings.secret_key, error, form)
     return see_other(request, f"/admin/integrations/{created[0]}?created=1")
 
