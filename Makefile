@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DATADESK_DEMO_HOME ?= $(CURDIR)/.demo
+# Where `make demo` listens: `make demo PORT=8123 HOST=0.0.0.0`. Plain assignments, so only the command line
+# overrides them, never a HOST or PORT the shell happens to export.
+HOST := 127.0.0.1
+PORT := 8000
 
 .PHONY: demo test lint bench clean
 
@@ -14,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	DATADESK_HOME=$${DATADESK_HOME:-$(DATADESK_DEMO_HOME)} $(BIN)/datadesk demo
+	DATADESK_HOME=$${DATADESK_HOME:-$(DATADESK_DEMO_HOME)} $(BIN)/datadesk demo --host '$(HOST)' --port '$(PORT)'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadfile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from rich.console import Console
 from sqlalchemy import select
@@ -11,14 +12,13 @@ from sqlalchemy.orm import sessionmaker
 
 from datadesk.access.caller import Caller
 from datadesk.ai import settings as ai_settings
-from datadesk.catalog import integrations, service, sync
+from datadesk.catalog import integrations, permissions, service, sync
 from datadesk.catalog.models import Resource
 from datadesk.db import StoreSession, transaction
 from datadesk.demo_data import content, warehouse
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role, Team, Workspace
 from datadesk.settings import Settings
-from datadesk.sql import permissions
 
 SLUG = "demo"
 TEAMS = ("Finance", "Marketing", "Engineering")
@@ -39,6 +39,17 @@ LOGINS = (
     Login(SLUG, content.FIONA, "demo-fiona-pass", "editor", ("Everyone", "Finance")),
     Login(SLUG, content.MARK, "demo-mark-pass", "viewer", ("Everyone", "Marketing")),
 )
+
+
+# A server listening on every interface is reached on this machine through loopback.
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def login_url(host: str, port: int) -> str:
+    """The demo's login page with its workspace filled in, as printed at start-up."""
+    host = WILDCARDS.get(host, host)
+    netloc = f"[{host}]" if ":" in host else host
+    return f"http://{netloc}:{port}/login?{urlencode({'workspace': SLUG})}"
 
 
 def ensure(sessions: sessionmaker[StoreSession], settings: Settings, progress: Console) -> list[Login]:

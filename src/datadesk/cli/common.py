@@ -13,7 +13,9 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from datadesk import store
 from datadesk.access.caller import Caller
@@ -27,7 +29,9 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="Workspace slug.", envvar="DATADESK_WORKSPACE")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the whole records as a JSON array, and nothing else, for scripts.")
+]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -118,13 +122,20 @@ def validated(annotation: Any, value: Any, rule: str) -> Any:
 
 
 def print_rows(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    """Print whole records as JSON, or the given columns as a table that never cuts an id."""
     if as_json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     table = Table()
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "id" or column.endswith("_id"), overflow="fold")
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    out.print(table)
+        table.add_row(*(Text("" if row[c] is None else str(row[c])) for c in columns))  # no markup
+    # Rich fits a table to the terminal (80 columns when stdout is not one), folding or cutting its cells: render
+    # it at least as wide as its ids and longest words need, and let a narrower terminal wrap the lines instead.
+    console = Console(highlight=False)  # made now, so it reads COLUMNS and the terminal of this run
+    needed = Measurement.get(console, console.options.update_width(10_000), table).minimum
+    if needed > console.width:
+        console = Console(highlight=False, width=needed)
+    console.print(table)

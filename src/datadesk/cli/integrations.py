@@ -28,23 +28,25 @@ integrations_app = typer.Typer(help="List and add integrations (sources of metad
 @integrations_app.command("list")
 @clean_errors
 def integrations_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
-    """List integrations with their masked config."""
+    """List integrations with their masked config (--json: the records GET /integrations answers)."""
     from datadesk.catalog import integrations
+    from datadesk.catalog.schemas import IntegrationOut
 
     settings = load_settings()
     with as_operator(workspace) as (session, caller):
         rows = integrations.list_integrations(session=session, caller=caller)
         data = [
-            {
-                "id": i.id,
-                "name": i.name,
-                "type": i.type,
-                "team_ids": t,
-                "config": integrations.masked_config(settings.secret_key, i),
-                "last_synced_at": i.last_synced_at.isoformat() if i.last_synced_at else None,
-                "schedule": i.schedule,
-                "next_sync_at": i.next_sync_at.isoformat() if i.next_sync_at else None,
-            }
+            IntegrationOut(
+                id=i.id,
+                name=i.name,
+                type=i.type,
+                team_ids=t,
+                config=integrations.masked_config(settings.secret_key, i),
+                created_at=i.created_at,
+                last_synced_at=i.last_synced_at,
+                schedule=i.schedule,
+                next_sync_at=i.next_sync_at,
+            ).model_dump(mode="json")
             for i, t in rows
         ]
     print_rows(data, ["id", "name", "type", "last_synced_at", "schedule", "next_sync_at"], as_json)
@@ -72,10 +74,10 @@ def integrations_schedule(
             session=session, caller=caller, settings=settings, integration_id=integration_id, schedule=cron
         )
         if updated.schedule is None:
-            out.print(f"{name} syncs only when asked.")
+            out.print(f"{name} syncs only when asked.", markup=False)
         else:
             next_at = updated.next_sync_at.isoformat() if updated.next_sync_at else "?"
-            out.print(f"{name} syncs on {updated.schedule!r} (UTC); next at {next_at}.")
+            out.print(f"{name} syncs on {updated.schedule!r} (UTC); next at {next_at}.", markup=False)
 
 
 @integrations_app.command("add")
@@ -110,7 +112,7 @@ def integrations_add(
             config={k: v for k, v in config.items() if v},
             team_ids=team_ids,
         )
-        out.print(f"Added integration {created.name} (id {created.id}).")
+        out.print(f"Added integration {created.name} (id {created.id}).", markup=False)
 
 
 @clean_errors

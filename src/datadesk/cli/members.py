@@ -19,7 +19,7 @@ from datadesk.cli.common import (
 )
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role
-from datadesk.identity.schemas import Email, Password
+from datadesk.identity.schemas import Email, MemberOut, Password
 
 members_app = typer.Typer(help="List and change the members of a workspace.", no_args_is_help=True)
 
@@ -27,10 +27,12 @@ members_app = typer.Typer(help="List and change the members of a workspace.", no
 @members_app.command("list")
 @clean_errors
 def members_list(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
-    """List members, their roles and Teams."""
+    """List members, their roles and Teams (--json: the records GET /members answers)."""
     with as_operator(workspace) as (session, caller):
         rows = identity.list_members(session=session, caller=caller)
-        data = [{"id": u.id, "email": u.email, "role": m.role, "team_ids": t} for m, u, t in rows]
+        data = [
+            MemberOut(id=u.id, email=u.email, role=Role(m.role), team_ids=t).model_dump(mode="json") for m, u, t in rows
+        ]
     print_rows(data, ["id", "email", "role"], as_json)
 
 
@@ -48,7 +50,7 @@ def members_add(
         password = validated(Password, password, PASSWORD_RULE)
     with as_operator(workspace) as (session, caller):
         _, user = identity.add_member(session=session, caller=caller, email=email, role=role, password=password)
-        out.print(f"Added {user.email} as {role.value} (id {user.id}).")
+        out.print(f"Added {user.email} as {role.value} (id {user.id}).", markup=False)
 
 
 @members_app.command("role")
@@ -62,7 +64,7 @@ def members_role(
     with as_operator(workspace) as (session, caller):
         user = identity.find_member_by_email(session=session, caller=caller, email=email)
         identity.set_role(session=session, caller=caller, user_id=user.id, role=role)
-        out.print(f"{user.email} is now {role.value}.")
+        out.print(f"{user.email} is now {role.value}.", markup=False)
 
 
 @members_app.command("remove")
@@ -72,7 +74,7 @@ def members_remove(workspace: WorkspaceOpt, email: Annotated[str, typer.Option(h
     with as_operator(workspace) as (session, caller):
         user = identity.find_member_by_email(session=session, caller=caller, email=email)
         identity.remove_member(session=session, caller=caller, user_id=user.id)
-        out.print(f"Removed {user.email}.")
+        out.print(f"Removed {user.email}.", markup=False)
 
 
 @members_app.command("password")
@@ -87,4 +89,4 @@ def members_password(
     with as_operator(workspace) as (session, caller):
         user = identity.find_member_by_email(session=session, caller=caller, email=email)
         identity.set_password(session=session, caller=caller, user_id=user.id, password=password)
-        out.print(f"Password set for {user.email}.")
+        out.print(f"Password set for {user.email}.", markup=False)

@@ -29,7 +29,7 @@ def prompts_export(
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if output:
         Path(output).write_text(text + "\n")
-        err.print(f"Wrote {len(data['prompts'])} prompts to {output}.")
+        err.print(f"Wrote {len(data['prompts'])} prompts to {output}.", markup=False)
     else:
         print(text)
 

@@ -6,6 +6,7 @@ import os
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from datadesk.cli.common import clean_errors, load_settings, open_store, out
 
@@ -90,7 +91,12 @@ def demo(
 
     with open_store(migrate=True) as sessions:
         logins = demo_setup.ensure(sessions, load_settings(), progress=out)
-    out.print(f"\n[bold]datadesk demo[/bold] at http://{host}:{port}  (workspace [bold]{demo_setup.SLUG}[/bold])")
+    listening = "  (listening on every interface)" if host in demo_setup.WILDCARDS else ""
+    out.print(
+        f"\n[bold]datadesk demo[/bold]: log in at {escape(demo_setup.login_url(host, port))}{listening}",
+        highlight=False,
+        soft_wrap=True,  # never break the link
+    )
     for login in logins:
         out.print(
             f"  {login.email}  password [bold]{login.password}[/bold]  {login.role}; Teams: {', '.join(login.teams)}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from datadesk import store
 from datadesk.access.caller import Caller
@@ -32,7 +33,7 @@ def init(
         identity.add_member(
             session=session, caller=Caller.operator(created.id), email=email, role=Role.admin, password=password
         )
-    out.print(f"Workspace [bold]{slug}[/bold] created; admin {email}.")
+    out.print(f"Workspace [bold]{slug}[/bold] created; admin {escape(email)}.")
 
 
 @clean_errors

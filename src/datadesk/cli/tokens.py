@@ -8,6 +8,7 @@ import typer
 
 from datadesk.cli.common import JsonOpt, WorkspaceOpt, as_member, clean_errors, err, out, print_rows
 from datadesk.identity import service as identity
+from datadesk.identity.schemas import TokenOut
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -22,7 +23,7 @@ def tokens_create(
     """Create an API token for a member; it is printed once."""
     with as_member(workspace, email) as (session, caller):
         row, token = identity.create_token(session=session, caller=caller, name=name)
-    err.print(f"Token {row.id} for {email}; it is shown only once:")
+    err.print(f"Token {row.id} for {email}; it is shown only once:", markup=False)
     print(token)
 
 
@@ -31,18 +32,10 @@ def tokens_create(
 def tokens_list(
     workspace: WorkspaceOpt, email: Annotated[str, typer.Option(help="Whose tokens.")], as_json: JsonOpt = False
 ) -> None:
-    """List a member's active tokens (never their values)."""
+    """List a member's active tokens, never their values (--json: the records GET /auth/tokens answers)."""
     with as_member(workspace, email) as (session, caller):
         rows = identity.list_tokens(session=session, caller=caller)
-        data = [
-            {
-                "id": r.id,
-                "name": r.name,
-                "created_at": r.created_at.isoformat(),
-                "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
-            }
-            for r in rows
-        ]
+        data = [TokenOut.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows]
     print_rows(data, ["id", "name", "created_at", "last_used_at"], as_json)
 
 
@@ -56,4 +49,4 @@ def tokens_revoke(
     """Revoke a token."""
     with as_member(workspace, email) as (session, caller):
         identity.revoke_token(session=session, caller=caller, token_id=token_id)
-    out.print(f"Revoked token {token_id}.")
+    out.print(f"Revoked token {token_id}.", markup=False)
