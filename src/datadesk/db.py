@@ -369,6 +369,21 @@ def analyze_if_changed(session: StoreSession, *, changed: int, total: int) -> bo
     return False
 
 
+def insert_missing(session: StoreSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows, skipping those whose key is already there, also when another transaction adds it meanwhile.
+
+    Two syncs of one workspace add the same words at the same time; a plain INSERT would fail the later one.
+    """
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    else:
+        session.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+
+
 def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows that all have the same keys: COPY on PostgreSQL, executemany elsewhere.
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from datadesk.catalog import search as catalog_search
-from datadesk.catalog.models import Resource
+from datadesk.catalog.models import Resource, SearchTerm
 from datadesk.catalog.search import words
 from datadesk.db import transaction
 from tests.catalog.helpers import search
@@ -129,3 +130,29 @@ def test_ranking_reads_whole_resources_only_for_the_hits(
     assert len(everything) > 2 and len(hits) == 2
     assert all(h.resource.id == h.id and h.resource.search_body for h in hits)  # whole rows, no lazy loads
     assert sorted(loaded) == sorted({h.id for h in hits} | {h.id for h in everything})
+
+
+def test_two_syncs_adding_the_same_new_words_at_once_both_succeed(sessions, world: World) -> None:  # type: ignore[no-untyped-def]
+    """One sync's words are not yet committed when another adds them: the later one skips them, it does not fail."""
+    first = sessions()
+    first.seal(world.a.id)
+    catalog_search.remember_terms(first, world.a.id, {"zebrafish"})
+    failed: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with transaction(sessions, world.a.id) as session:
+                catalog_search.remember_terms(session, world.a.id, {"zebrafish", "okapi"})
+        except BaseException as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)  # PostgreSQL: it waits on the first one's uncommitted row
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert not thread.is_alive() and not failed, failed
+    with transaction(sessions, world.a.id) as session:
+        terms = session.scalars(select(SearchTerm.term).where(SearchTerm.term.in_(["zebrafish", "okapi"])))
+        assert sorted(terms) == ["okapi", "zebrafish"]

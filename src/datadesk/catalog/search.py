@@ -13,17 +13,18 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from rapidfuzz.distance import DamerauLevenshtein
-from sqlalchemy import Row, and_, exists, func, insert, select
+from sqlalchemy import Row, Table, and_, exists, func, select
 
 from datadesk.access.caller import Caller
 from datadesk.access.visibility import visible_resources
 from datadesk.catalog import search_index, siblings
 from datadesk.catalog.models import Resource, ResourceTag, ResourceTeam, SearchTerm
-from datadesk.db import StoreSession
+from datadesk.db import StoreSession, insert_missing
 
+_terms = cast(Table, SearchTerm.__table__)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 MAX_QUERY_WORDS = 8
@@ -85,7 +86,7 @@ def remember_terms(session: StoreSession, workspace_id: str, terms: set[str]) ->
     known = set(session.scalars(select(SearchTerm.term).where(SearchTerm.workspace_id == workspace_id)))
     fresh = sorted(terms - known)
     if fresh:
-        session.execute(insert(SearchTerm), [{"workspace_id": workspace_id, "term": t} for t in fresh])
+        insert_missing(session, _terms, [{"workspace_id": workspace_id, "term": t} for t in fresh])
 
 
 @dataclass(frozen=True)
