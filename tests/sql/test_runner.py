@@ -582,6 +582,7 @@ def type_lookups(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
             seen.append(
                 {
                     "oids": sorted(int(oid) for oid in params[0]),
+                    "columns": sorted(zip((int(rel) for rel in params[1]), params[2], strict=True)),
                     "read_only": original(self, "SHOW transaction_read_only").fetchall(),
                     "cursors": original(self, "SELECT name FROM pg_catalog.pg_cursors").fetchall(),
                 }
@@ -592,11 +593,11 @@ def type_lookups(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return seen
 
 
-def test_postgres_result_types_name_enums_arrays_and_composites(pg_types_url: str) -> None:
+def test_postgres_result_types_name_enums_domains_arrays_and_composites(pg_types_url: str) -> None:
     sql = "SELECT rating, release_year, special_features, ratings_seen, status, codes, extra FROM film"
     assert [c["type"] for c in run(pg_types_url, sql).columns] == [
         "mpaa_rating",
-        "int4",  # the domain `year`: the server sends a domain column as its base type
+        "year",  # a domain: the server sends its base type, the column's own type names it
         "text[]",
         "mpaa_rating[]",
         "catalogue.status",  # not on the search path
@@ -615,24 +616,37 @@ def test_postgres_result_types_are_qualified_under_the_services_pinned_search_pa
 def test_the_type_lookup_is_one_query_in_the_runs_read_only_transaction_outside_the_row_cap(
     pg_types_url: str, type_lookups: list[dict[str, Any]]
 ) -> None:
-    result = run_qualified(pg_types_url, "SELECT rating, ratings_seen, status FROM public.film", max_rows=0)
+    sql = "SELECT rating, ratings_seen, status, release_year, release_year + 1 AS next FROM public.film"
+    result = run_qualified(pg_types_url, sql, max_rows=0)
     assert result.rows == [] and result.truncated
-    assert [c["type"] for c in result.columns] == ["public.mpaa_rating", "public.mpaa_rating[]", "catalogue.status"]
+    assert [c["type"] for c in result.columns] == [
+        "public.mpaa_rating",
+        "public.mpaa_rating[]",
+        "catalogue.status",
+        "public.year",
+        "int4",  # computed: no column of a table, so no domain
+    ]
     expected = _pg_query(pg_types_url)(
         "SELECT oid FROM pg_type WHERE typname IN ('mpaa_rating', '_mpaa_rating', 'status')"
     )
+    [(film,)] = _pg_query(pg_types_url)("SELECT 'public.film'::regclass::oid")
     assert type_lookups == [
         {
-            "oids": sorted(int(oid) for (oid,) in expected),  # type oids only: no value goes along
+            "oids": sorted(int(oid) for (oid,) in expected),  # type oids and column numbers only: no value goes along
+            "columns": [(int(film), 2), (int(film), 3), (int(film), 5), (int(film), 6)],
             "read_only": [("on",)],
             "cursors": [("datadesk_run",)],  # the query's own cursor, still open: the same transaction
         }
     ]
 
 
-def test_no_type_lookup_when_every_type_is_postgresqls_own(
+def test_no_type_lookup_when_no_column_is_a_tables_and_every_type_is_postgresqls_own(
     pg_types_url: str, type_lookups: list[dict[str, Any]]
 ) -> None:
-    result = run(pg_types_url, "SELECT film_id, release_year, special_features, codes FROM film")
-    assert [c["type"] for c in result.columns] == ["int4", "int4", "text[]", "varchar(10)[]"]
+    result = run(pg_types_url, "SELECT 1 AS n, 'x'::varchar(10) AS s, ARRAY['a'] AS a, count(*) FROM film")
+    assert [c["type"] for c in result.columns] == ["int4", "varchar(10)", "text[]", "int8"]
     assert type_lookups == []
+    assert [c["type"] for c in run(pg_types_url, "SELECT film_id, codes FROM film").columns] == [
+        "int4",
+        "varchar(10)[]",
+    ]
