@@ -19,7 +19,7 @@ from datadesk.catalog.models import INTEGRATION_TYPES, Integration, IntegrationT
 from datadesk.catalog.schedule import check as check_schedule
 from datadesk.catalog.schedule import set_schedule
 from datadesk.connectors.base import ConnectionFailed, Connector
-from datadesk.connectors.registry import connector_for, mask_config
+from datadesk.connectors.registry import MASK, connector_for, mask_config
 from datadesk.connectors.sources import DBT_PATHS, check_source
 from datadesk.db import StoreSession, utcnow
 from datadesk.errors import Conflict, Invalid, NotFound
@@ -247,15 +247,32 @@ def update_integration(
 
 
 def _unmask(new: dict[str, Any], old: dict[str, str]) -> dict[str, Any]:
-    url, old_url = new.get("url"), old.get("url")
-    if isinstance(url, str) and old_url and "***" in url:
-        try:
-            candidate, previous = make_url(url), make_url(old_url)
-        except Exception as exc:
-            raise Invalid("The config url is not a valid URL.", code="invalid_config") from exc
-        if candidate.password == "***":
-            new = {**new, "url": candidate.set(password=previous.password).render_as_string(hide_password=False)}
-    return new
+    """A URL sent back with its password shown as *** keeps the stored password, if it goes to the same place.
+
+    Same backend, host, port and user: otherwise the stored password would be sent to a server the editor
+    picked, so it must be typed again.
+    """
+    url = new.get("url")
+    if not isinstance(url, str) or MASK not in url:
+        return new
+    try:
+        candidate = make_url(url)
+    except (ArgumentError, ValueError):
+        raise Invalid("The config url is not a valid URL.", code="invalid_config") from None
+    if candidate.password != MASK:
+        return new
+    stored = None
+    if old.get("url"):
+        previous = make_url(old["url"])
+        stored = previous.password
+        place = (previous.get_backend_name(), previous.host, previous.port, previous.username)
+        if stored and place != (candidate.get_backend_name(), candidate.host, candidate.port, candidate.username):
+            raise Invalid(
+                "Type the password again: the stored one is kept only while the host, port and user stay the same.",
+                code="invalid_config",
+            )
+    # _replace, not set(): set() ignores None, which would keep *** as the password of a URL that had none.
+    return {**new, "url": candidate._replace(password=stored).render_as_string(hide_password=False)}
 
 
 def delete_integration(*, session: StoreSession, caller: Caller, secret_key: str, integration_id: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -144,6 +144,19 @@ def list_runs(*, session: StoreSession, caller: Caller, integration_id: str, lim
             .limit(limit)
         )
     )
+
+
+def last_runs(*, session: StoreSession, caller: Caller) -> dict[str, SyncRun]:
+    """The latest run of every integration in the caller's workspace, by integration id, in one query."""
+    require(caller, Action.read_workspace)
+    order = (SyncRun.created_at.desc(), SyncRun.id.desc())
+    ranked = (
+        select(SyncRun.id, func.row_number().over(partition_by=SyncRun.integration_id, order_by=order).label("n"))
+        .where(SyncRun.workspace_id == caller.workspace_id)
+        .subquery()
+    )
+    runs = session.scalars(select(SyncRun).join(ranked, ranked.c.id == SyncRun.id).where(ranked.c.n == 1))
+    return {run.integration_id: run for run in runs}
 
 
 def _alive(worker: str) -> bool | None:

@@ -97,7 +97,7 @@ def mask_url(url: str) -> str:
     """The URL with its password (if any) replaced by ***."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         # Not a SQLAlchemy URL: mask whatever sits between "user:" and "@" after the scheme.
         return re.sub(r"(://[^:/@]*:)[^@]*@", rf"\g<1>{MASK}@", url)
     if parsed.password is None:

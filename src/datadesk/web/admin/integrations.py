@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from starlette.responses import Response
 
 from datadesk.access.caller import Caller
 from datadesk.catalog import integrations, permissions, sync
 from datadesk.catalog.models import INTEGRATION_TYPES
+from datadesk.connectors.registry import MASK, SECRET_KEYS, mask_url
 from datadesk.db import StoreSession
 from datadesk.deps import SessionDep, SettingsDep
 from datadesk.errors import Invalid
@@ -31,12 +34,13 @@ def _integrations_page(
 ) -> Response:
     rows = integrations.list_integrations(session=session, caller=caller)
     teams = [t for t, _ in identity.list_teams(session=session, caller=caller)]
+    last_runs = sync.last_runs(session=session, caller=caller)
     listed = [
         {
             "integration": i,
             "team_ids": team_ids,
             "config": integrations.masked_config(secret_key, i),
-            "last_run": next(iter(sync.list_runs(session=session, caller=caller, integration_id=i.id, limit=1)), None),
+            "last_run": last_runs.get(i.id),
         }
         for i, team_ids in rows
     ]
@@ -116,7 +120,7 @@ def _integration_page(
     )
     context = {
         "i": integration,
-        "config": integrations.masked_config(secret_key, integration),
+        "connection": integrations.masked_config(secret_key, integration),  # a refused edit shows what was typed
         "team_ids": integrations.team_ids_of(session, integration.id),
         "teams": teams,
         "grants": grants,
@@ -127,7 +131,8 @@ def _integration_page(
         "run_sql_enabled": sql_settings.read(session=session, caller=caller).run_sql_enabled,
         **extra,
     }
-    return render(request, "admin/integration.html", context, status=400 if extra.get("error") else 200)
+    failed = extra.get("error") or extra.get("connection_error")
+    return render(request, "admin/integration.html", context, status=400 if failed else 200)
 
 
 @router.get("/integrations/{integration_id}")
@@ -142,6 +147,60 @@ def integration_page(
 ) -> Response:
     notice = "Connected. Sync it to bring its metadata in." if created else ("Saved." if saved else "")
     return _integration_page(request, session, caller, settings.secret_key, integration_id, notice=notice)
+
+
+@router.post("/integrations/{integration_id}/connection")
+def edit_connection(
+    request: Request,
+    integration_id: str,
+    session: SessionDep,
+    caller: IntegrationsAdmin,
+    settings: SettingsDep,
+    url: Annotated[str, Form(max_length=2000)] = "",
+    manifest_path: Annotated[str, Form(max_length=2000)] = "",
+    catalog_path: Annotated[str, Form(max_length=2000)] = "",
+    run_results_path: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Re-point an integration; the service tests the new connection first and saves nothing if it fails."""
+    typed = {
+        "url": url,
+        "manifest_path": manifest_path,
+        "catalog_path": catalog_path,
+        "run_results_path": run_results_path,
+    }
+    config = {k: v.strip() for k, v in typed.items() if v.strip()}  # the service refuses keys foreign to the type
+    error = attempt(
+        session,
+        lambda: integrations.update_integration(
+            session=session, caller=caller, settings=settings, integration_id=integration_id, config=config
+        ),
+    )
+    if error:
+        shown, again = _typed_back(url)
+        return _integration_page(
+            request,
+            session,
+            caller,
+            settings.secret_key,
+            integration_id,
+            connection_error=error + again,
+            connection={**typed, "url": shown},
+        )
+    return see_other(request, f"/admin/integrations/{integration_id}?saved=1#connection")
+
+
+def _typed_back(url: str) -> tuple[str, str]:
+    """The typed URL to show again after a refusal, and a note: *** is kept (it keeps the stored password), a new
+    password never echoed."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return mask_url(url.split("?", 1)[0]), ""
+    secrets = [key for key in parsed.query if SECRET_KEYS.search(key)]
+    if parsed.password in (None, MASK) and not secrets:
+        return url, ""
+    shown = parsed._replace(password=MASK if parsed.password == MASK else None).difference_update_query(secrets)
+    return shown.render_as_string(hide_password=True), " Type the password again."  # *** rendered as typed
 
 
 @router.post("/integrations/{integration_id}/schedule")
