@@ -475,8 +475,8 @@ def add_people(
         operator = Caller.operator(catalog.workspace_id)
         for i in range(count):
             email = f"{role.value}{i}@bench.example.com"
-            _, user = identity.add_member(session=session, caller=operator, email=email, role=role)
-            user.password_hash = password_hash
+            membership, user = identity.add_member(session=session, caller=operator, email=email, role=role)
+            membership.password_hash = password_hash
             teams = catalog.team_ids if role == Role.admin else rng.sample(catalog.team_ids, 5)
             for team in teams:
                 identity.add_team_member(session=session, caller=operator, team_id=team, user_id=user.id)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from alembic import command
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select, text
 
+from datadesk import store
 from datadesk.access.caller import Caller
 from datadesk.db import transaction
 from datadesk.errors import Invalid
 from datadesk.identity import service as identity
-from datadesk.identity.models import Role, User
+from datadesk.identity.models import Membership, Role
 from datadesk.identity.passwords import MAX_PASSWORD, MIN_PASSWORD, check_password
 from datadesk.identity.schemas import Password
-from datadesk.identity.security import verify_password
+from datadesk.identity.security import hash_password, verify_password
 from tests.world import World
 
 SHORT = "x" * (MIN_PASSWORD - 1)
@@ -57,10 +60,10 @@ def test_adding_a_member_checks_the_password(sessions: Any, world: World, passwo
 
 def test_adding_a_member_without_a_password_needs_none(sessions: Any, world: World) -> None:
     with transaction(sessions, world.a.id) as session:
-        _, user = identity.add_member(
+        membership, _ = identity.add_member(
             session=session, caller=Caller.operator(world.a.id), email="new@alpha.example.com", role=Role.viewer
         )
-        assert user.password_hash is None
+        assert membership.password_hash is None
 
 
 def test_setting_a_password_checks_it(sessions: Any, world: World) -> None:
@@ -70,5 +73,35 @@ def test_setting_a_password_checks_it(sessions: Any, world: World) -> None:
     with transaction(sessions, world.a.id) as session:
         identity.set_password(session=session, caller=operator, user_id=world.a.viewer.id, password="a-new-password")
     with transaction(sessions, world.a.id) as session:
-        user = session.get(User, world.a.viewer.id)
-        assert user is not None and verify_password(user.password_hash, "a-new-password")
+        membership = session.scalar(select(Membership).where(Membership.user_id == world.a.viewer.id))
+        assert membership is not None and verify_password(membership.password_hash, "a-new-password")
+
+
+def test_the_migration_gives_each_membership_its_account_s_password(app: Any, world: World) -> None:
+    """20261208_0018 copies the account's password into each of its memberships; its downgrade copies one back."""
+    config = store.alembic_config()
+    try:
+        with app.state.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "20261208_0017")
+            connection.execute(
+                text("UPDATE user_account SET password_hash = :h WHERE id = :id"),
+                {"h": hash_password("the-old-password"), "id": world.a.editor.id},
+            )
+            connection.execute(
+                text("UPDATE user_account SET password_hash = NULL WHERE id <> :id"), {"id": world.a.editor.id}
+            )
+    finally:
+        store.upgrade(app.state.engine)
+    with app.state.engine.connect() as connection:
+        hashes = dict(connection.execute(select(Membership.user_id, Membership.password_hash)).all())
+    assert verify_password(hashes.pop(world.a.editor.id), "the-old-password")
+    assert set(hashes.values()) == {None}
+    with app.state.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "20261208_0017")
+        back = connection.execute(
+            text("SELECT password_hash FROM user_account WHERE id = :id"), {"id": world.a.editor.id}
+        )
+        assert verify_password(back.scalar_one(), "the-old-password")
+    store.upgrade(app.state.engine)

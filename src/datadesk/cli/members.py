@@ -84,7 +84,7 @@ def members_password(
     email: Annotated[str, typer.Option(help="The member's email.")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
-    """Set a member's password."""
+    """Set a member's password in this workspace (each membership has its own)."""
     password = validated(Password, password, PASSWORD_RULE)
     with as_operator(workspace) as (session, caller):
         user = identity.find_member_by_email(session=session, caller=caller, email=email)

@@ -42,17 +42,23 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Membership(WorkspaceScoped, Base):
+    """A person in a workspace, with the role and the password they log in with there.
+
+    The password is the membership's, not the account's: a workspace admin sets passwords for their
+    own workspace only, so a password an admin once chose never opens another workspace.
+    """
+
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("user_account.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -90,6 +96,9 @@ class ApiToken(WorkspaceScoped, Base):
     user_id: Mapped[str] = mapped_column(String(32), ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # A login token's: the workspaces whose membership password the login's password also opened, which it
+    # may switch to. None for a personal API token, which stays in its own workspace.
+    login_workspaces: Mapped[list[str] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

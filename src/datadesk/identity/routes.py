@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from datadesk.access.caller import Caller
 from datadesk.deps import CallerDep, SessionDep
+from datadesk.errors import Unauthorized
 from datadesk.identity import joining, schemas
 from datadesk.identity import service as identity
-from datadesk.identity.models import Membership, Role, Team, TeamVisibility, User
+from datadesk.identity.models import Membership, Role, Team, TeamVisibility, User, Workspace
 
 router = APIRouter()
+# Listing and switching workspaces read the bearer token themselves: unlike CallerDep they leave the request's
+# session unsealed, as they read (and the switch writes) beyond the token's own workspace.
+_login_bearer = HTTPBearer(
+    auto_error=False, scheme_name="LoginToken", description="A login token from POST /auth/login or /auth/switch."
+)
+LoginBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_login_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send Authorization: Bearer <token>.", code="missing_token")
+    return credentials.credentials
+
+
+def _unsealed_caller(session: SessionDep, credentials: LoginBearer) -> Caller:
+    return identity.authenticate(session=session, token=_token(credentials))
+
+
+UnsealedCallerDep = Annotated[Caller, Depends(_unsealed_caller)]
+
+
+def _login_out(token: str, caller: Caller, workspace: Workspace) -> schemas.LoginOut:
+    return schemas.LoginOut(
+        token=token,
+        user=schemas.UserOut(id=caller.user_id or "", email=caller.email),
+        workspace=schemas.WorkspaceOut(id=workspace.id, slug=workspace.slug, name=workspace.name),
+        role=Role(caller.role),
+    )
 
 
 @router.post("/auth/login", tags=["auth"])
@@ -18,12 +51,25 @@ def login(body: schemas.LoginIn, session: SessionDep) -> schemas.LoginOut:
         session=session, email=body.email, password=body.password, workspace_slug=body.workspace
     )
     workspace = identity.get_workspace_by_slug(session=session, slug=body.workspace)
-    return schemas.LoginOut(
-        token=token,
-        user=schemas.UserOut(id=caller.user_id or "", email=caller.email),
-        workspace=schemas.WorkspaceOut(id=workspace.id, slug=workspace.slug, name=workspace.name),
-        role=Role(caller.role),
+    return _login_out(token, caller, workspace)
+
+
+@router.get("/auth/workspaces", tags=["auth"])
+def list_own_workspaces(session: SessionDep, caller: UnsealedCallerDep) -> schemas.OwnWorkspaceList:
+    """The workspaces you are a member of (a login token only; an API token answers 403)."""
+    rows = identity.list_own_workspaces(session=session, caller=caller)
+    return schemas.OwnWorkspaceList(
+        workspaces=[schemas.OwnWorkspaceOut.model_validate(w, from_attributes=True) for w in rows]
     )
+
+
+@router.post("/auth/switch", tags=["auth"])
+def switch_workspace(body: schemas.SwitchIn, session: SessionDep, credentials: LoginBearer) -> schemas.LoginOut:
+    """Trade your login token for one in another workspace you are in (no password); the old one is revoked."""
+    token, caller, workspace = identity.switch_workspace(
+        session=session, token=_token(credentials), workspace_slug=body.workspace
+    )
+    return _login_out(token, caller, workspace)
 
 
 @router.post("/auth/tokens", status_code=status.HTTP_201_CREATED, tags=["auth"])

@@ -47,6 +47,22 @@ class LoginOut(BaseModel):
     role: Role
 
 
+class SwitchIn(In):
+    workspace: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
+
+
+class OwnWorkspaceOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    role: Role
+    current: bool
+
+
+class OwnWorkspaceList(BaseModel):
+    workspaces: list[OwnWorkspaceOut]
+
+
 class TokenIn(In):
     name: Name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, may_revoke_token, may_see_team, owns, require
 from datadesk.db import StoreSession, utcnow
-from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
+from datadesk.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
 from datadesk.identity.models import (
     EVERYONE,
@@ -29,6 +30,10 @@ from datadesk.identity.sessions import TOKEN_TOUCH_EVERY, caller_for, touch_toke
 
 BAD_LOGIN = "Wrong email, password or workspace."
 BAD_TOKEN = "Missing, invalid or revoked token."
+NO_WORKSPACE = "No such workspace."
+LOGIN_TOKEN = "login"  # the name of the tokens logging in mints
+# A login also tries its password on the person's other memberships (one Argon2 check each), at most this many.
+MAX_OTHER_WORKSPACES = 20
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -70,22 +75,37 @@ def everyone_team(session: StoreSession, workspace_id: str) -> Team:
 def login(*, session: StoreSession, email: str, password: str, workspace_slug: str) -> tuple[str, Caller]:
     """Check the three parts and mint a token; every wrong part gives the same Unauthorized."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    password_ok = verify_password(user.password_hash if user else None, password)
     workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug.strip().lower()))
-    membership = None
-    if user is not None and workspace is not None:
-        membership = session.scalar(
-            select(Membership)
-            .where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
-            .execution_options(all_workspaces=True)
+    memberships: list[Membership] = []
+    if user is not None:
+        memberships = list(
+            session.scalars(
+                select(Membership)
+                .where(Membership.user_id == user.id)
+                .order_by(Membership.created_at)
+                .execution_options(all_workspaces=True)
+            )
         )
+    membership = next((m for m in memberships if workspace is not None and m.workspace_id == workspace.id), None)
+    # Checked (against a dummy when there is none) whatever else is wrong, so the time taken says nothing.
+    password_ok = verify_password(membership.password_hash if membership else None, password)
     if not (password_ok and user and workspace and membership):
         raise Unauthorized(BAD_LOGIN, code="invalid_credentials")
+    others = [m for m in memberships if m is not membership][:MAX_OTHER_WORKSPACES]
+    opened = [workspace.id] + [m.workspace_id for m in others if verify_password(m.password_hash, password)]
+    return _mint_login(session, workspace.id, user, membership.role, opened)
+
+
+def _mint_login(
+    session: StoreSession, workspace_id: str, user: User, role: str, opened: list[str]
+) -> tuple[str, Caller]:
     token, token_hash = mint_token()
-    row = ApiToken(workspace_id=workspace.id, user_id=user.id, name="login", token_hash=token_hash)
+    row = ApiToken(
+        workspace_id=workspace_id, user_id=user.id, name=LOGIN_TOKEN, token_hash=token_hash, login_workspaces=opened
+    )
     session.add(row)
     session.flush()
-    return token, caller_for(session, workspace.id, user, membership.role, row.id)
+    return token, caller_for(session, workspace_id, user, role, row.id)
 
 
 def authenticate(*, session: StoreSession, token: str) -> Caller:
@@ -143,6 +163,98 @@ def revoke_token(*, session: StoreSession, caller: Caller, token_id: str) -> Non
     row.revoked_at = utcnow()
 
 
+# --- a person's own workspaces -----------------------------------------------------------------
+# Only a login token (POST /auth/login, the web session's) reaches beyond its workspace, and only to its
+# own person's memberships: a personal API token stays bound to the one workspace it was made in. Both
+# functions read across workspaces, so they run on a session not yet sealed, like login and authenticate.
+
+
+@dataclass(frozen=True)
+class OwnWorkspace:
+    """One workspace the caller's own account is a member of."""
+
+    id: str
+    slug: str
+    name: str
+    role: str
+    current: bool
+
+
+def _require_unsealed(session: StoreSession) -> None:
+    if session.workspace_id is not None:  # a sealed session would see this workspace only, and say nothing
+        raise RuntimeError("reading a person's workspaces needs a session not sealed to one of them")
+
+
+def _opened_by_login(session: StoreSession, caller: Caller) -> list[str]:
+    """The workspaces the caller's login opened with its password: theirs to list and switch to."""
+    opened = None
+    if caller.token_id is not None:
+        opened = session.scalar(
+            select(ApiToken.login_workspaces)
+            .where(ApiToken.id == caller.token_id)
+            .execution_options(all_workspaces=True)
+        )
+    if opened is None or caller.user_id is None:
+        raise Forbidden(
+            "Only a login token reaches your other workspaces; an API token is bound to its own.",
+            code="login_token_required",
+        )
+    return [caller.workspace_id, *opened]
+
+
+def list_own_workspaces(*, session: StoreSession, caller: Caller) -> list[OwnWorkspace]:
+    """The caller's workspaces that their login's password opened, by name (a login token only).
+
+    Only those: a login with a password a workspace admin set must not learn where else the person is.
+    """
+    _require_unsealed(session)
+    opened = _opened_by_login(session, caller)
+    rows = session.execute(
+        select(Workspace.id, Workspace.slug, Workspace.name, Membership.role)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == caller.user_id, Workspace.id.in_(opened))
+        .execution_options(all_workspaces=True)
+    )
+    found = [OwnWorkspace(i, slug, name, role, i == caller.workspace_id) for i, slug, name, role in rows]
+    return sorted(found, key=lambda w: (w.name.casefold(), w.slug))
+
+
+def switch_workspace(*, session: StoreSession, token: str, workspace_slug: str) -> tuple[str, Caller, Workspace]:
+    """Trade a login token for one in another workspace its login's password opened; the old token is revoked.
+
+    A workspace the person is not in, or whose password differs, answers exactly like one that does not exist.
+    """
+    _require_unsealed(session)
+    caller = authenticate(session=session, token=token)
+    opened = _opened_by_login(session, caller)
+    found = session.execute(
+        select(Workspace, Membership.role)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(
+            Workspace.slug == workspace_slug.strip().lower(),
+            Membership.user_id == caller.user_id,
+            Workspace.id.in_(opened),
+        )
+        .execution_options(all_workspaces=True)
+    ).first()
+    if found is None:
+        raise NotFound(NO_WORKSPACE)
+    workspace, role = found
+    # Revoke first, and only if still live: of two switches racing on one token, one wins.
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == caller.token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(all_workspaces=True, synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if revoked != 1:
+        raise Unauthorized(BAD_TOKEN, code="invalid_token")
+    user = session.get(User, caller.user_id)
+    assert user is not None  # authenticate found them
+    new_token, new_caller = _mint_login(session, workspace.id, user, role, opened)
+    return new_token, new_caller, workspace
+
+
 # --- members ----------------------------------------------------------------------------------
 
 
@@ -178,8 +290,7 @@ def add_member(
 ) -> tuple[Membership, User]:
     """Add a person (creating their account if new) and put them in the Everyone team.
 
-    An existing account keeps its own password: a workspace admin never sets the password of
-    someone whose account predates their workspace.
+    The password is this membership's: it opens this workspace only, whether the account is new or not.
     """
     require(caller, Action.manage_members)
     if password:
@@ -187,12 +298,17 @@ def add_member(
     email = email.strip().lower()
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, password_hash=hash_password(password) if password else None)
+        user = User(email=email)
         session.add(user)
         session.flush()
     elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)):
         raise Conflict(f"{email} is already a member.", code="member_exists")
-    membership = Membership(workspace_id=caller.workspace_id, user_id=user.id, role=role.value)
+    membership = Membership(
+        workspace_id=caller.workspace_id,
+        user_id=user.id,
+        role=role.value,
+        password_hash=hash_password(password) if password else None,
+    )
     session.add(membership)
     everyone = everyone_team(session, caller.workspace_id)
     session.add(TeamMember(workspace_id=caller.workspace_id, team_id=everyone.id, user_id=user.id))
@@ -227,11 +343,11 @@ def remove_member(*, session: StoreSession, caller: Caller, user_id: str) -> Non
 
 
 def set_password(*, session: StoreSession, caller: Caller, user_id: str, password: str) -> None:
-    """Set a member's password from the server's command line (the operator only)."""
+    """Set a member's password in the caller's workspace, from the server's command line (or their own)."""
     if caller.user_id is not None and caller.user_id != user_id:
         raise NotFound("No such member.")
-    _, user, _ = get_member(session=session, caller=caller, user_id=user_id)
-    user.password_hash = hash_password(check_password(password))
+    membership, _, _ = get_member(session=session, caller=caller, user_id=user_id)
+    membership.password_hash = hash_password(check_password(password))
     audit.record(session, caller, "member.password", user_id)
 
 

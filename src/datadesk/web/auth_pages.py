@@ -1,4 +1,4 @@
-"""Logging in and out, and switching to another workspace (logging into it)."""
+"""Logging in and out, and switching to another of one's workspaces without the password."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from datadesk.db import transaction
+from datadesk.deps import SessionDep
 from datadesk.errors import Unauthorized
 from datadesk.identity import service as identity
 from datadesk.web import session as web
@@ -69,6 +70,16 @@ def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/switch")
-def switch_page(request: Request, caller: web.PageCaller) -> Response:
-    return render(request, "auth/switch.html", {"email": caller.email})
+@router.post("/switch")
+def switch(request: Request, session: SessionDep, workspace: Annotated[str, Form(max_length=64)]) -> Response:
+    """The sidebar's switch: the session's login token is traded for one in the chosen workspace."""
+    current = web.read(request)
+    if current is None or not current.token:
+        raise web.LoginRequired("Log in to continue.")
+    try:
+        token, caller, found = identity.switch_workspace(session=session, token=current.token, workspace_slug=workspace)
+    except Unauthorized as exc:
+        raise web.LoginRequired("Your session has ended; log in again.") from exc
+    response = see_other(request, "/")
+    web.start(request, response, token=token, email=caller.email, slug=found.slug, name=found.name)
+    return response

@@ -69,10 +69,16 @@ class Viewer:
     workspace_name: str
     can_edit: bool
     admin: frozenset[str]  # the admin areas they may open, by Action name
+    workspaces: tuple[identity.OwnWorkspace, ...] = ()  # every one they are in, this one included
 
     @property
     def is_admin(self) -> bool:
         return bool(self.admin)
+
+    @property
+    def other_workspaces(self) -> list[identity.OwnWorkspace]:
+        """Where the sidebar offers to switch to: empty for someone in one workspace."""
+        return [w for w in self.workspaces if not w.current]
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -165,6 +171,11 @@ def page_caller(request: Request, session: SessionDep) -> Caller:
         caller = identity.authenticate(session=session, token=web_session.token)
     except Unauthorized as exc:
         raise LoginRequired("Your session has ended; log in again.") from exc
+    # Read before the seal: the sidebar lists the workspaces this login opened (and nothing else of them).
+    try:
+        workspaces = tuple(identity.list_own_workspaces(session=session, caller=caller))
+    except Forbidden:  # a session whose token predates logins naming the workspaces they opened
+        workspaces = ()
     session.seal(caller.workspace_id)
     request.state.viewer = Viewer(
         email=caller.email,
@@ -173,6 +184,7 @@ def page_caller(request: Request, session: SessionDep) -> Caller:
         workspace_name=web_session.workspace_name or web_session.workspace_slug,
         can_edit=can(caller, Action.edit_catalog),
         admin=frozenset(a.value for a in ADMIN_ACTIONS if can(caller, a)),
+        workspaces=workspaces,
     )
     return caller
 
