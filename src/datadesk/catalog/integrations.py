@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from datadesk import crypto
@@ -249,8 +249,9 @@ def update_integration(
 def _unmask(new: dict[str, Any], old: dict[str, str]) -> dict[str, Any]:
     """A URL sent back with its password shown as *** keeps the stored password, if it goes to the same place.
 
-    Same backend, host, port and user: otherwise the stored password would be sent to a server the editor
-    picked, so it must be typed again.
+    Everything but the database and a harmless option must stay as stored: the backend, user, host, port,
+    and every other query option (`?host=`, `?port=`, `?unix_socket=`, `sslmode` ... choose the server too).
+    Otherwise the stored password would be sent to a server the editor picked, so it must be typed again.
     """
     url = new.get("url")
     if not isinstance(url, str) or MASK not in url:
@@ -265,14 +266,24 @@ def _unmask(new: dict[str, Any], old: dict[str, str]) -> dict[str, Any]:
     if old.get("url"):
         previous = make_url(old["url"])
         stored = previous.password
-        place = (previous.get_backend_name(), previous.host, previous.port, previous.username)
-        if stored and place != (candidate.get_backend_name(), candidate.host, candidate.port, candidate.username):
+        if stored and _destination(previous) != _destination(candidate):
             raise Invalid(
-                "Type the password again: the stored one is kept only while the host, port and user stay the same.",
+                "Type the password again: the stored one is kept only while the server, user and connection "
+                "options stay the same.",
                 code="invalid_config",
             )
     # _replace, not set(): set() ignores None, which would keep *** as the password of a URL that had none.
     return {**new, "url": candidate._replace(password=stored).render_as_string(hide_password=False)}
+
+
+# Query options that cannot change which server gets the password.
+_HARMLESS_OPTIONS = frozenset({"connect_timeout", "application_name"})
+
+
+def _destination(url: URL) -> tuple[Any, ...]:
+    """Where a URL's password goes: all of it but the password, the database and the harmless options."""
+    options = sorted((k, str(v)) for k, v in url.query.items() if k not in _HARMLESS_OPTIONS)
+    return url.drivername, url.username, url.host, url.port, options
 
 
 def delete_integration(*, session: StoreSession, caller: Caller, secret_key: str, integration_id: str) -> None:
