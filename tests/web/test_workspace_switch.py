@@ -84,7 +84,7 @@ def test_a_session_from_before_logins_named_their_workspaces_still_opens_pages(
 ) -> None:
     sign_in(client, in_both)
     with sessions.begin() as session:  # as the migration leaves the tokens of sessions open at upgrade
-        session.execute(update(ApiToken).values(login_workspaces=None).execution_options(all_workspaces=True))
+        session.execute(update(ApiToken).values(login_memberships=None).execution_options(all_workspaces=True))
     page = client.get("/")
     assert page.status_code == 200 and "ALPHA" in page.text
     assert not SWITCH_FORM.findall(page.text)

@@ -96,9 +96,9 @@ class ApiToken(WorkspaceScoped, Base):
     user_id: Mapped[str] = mapped_column(String(32), ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # A login token's: the workspaces whose membership password the login's password also opened, which it
-    # may switch to. None for a personal API token, which stays in its own workspace.
-    login_workspaces: Mapped[list[str] | None] = mapped_column(default=None)
+    # A login token's: the memberships (its own first) whose password the login's password also opened, which
+    # it may switch to. None for a personal API token, which stays in its own workspace.
+    login_memberships: Mapped[list[str] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

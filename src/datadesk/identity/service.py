@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datadesk.access.caller import Caller
@@ -32,8 +32,9 @@ BAD_LOGIN = "Wrong email, password or workspace."
 BAD_TOKEN = "Missing, invalid or revoked token."
 NO_WORKSPACE = "No such workspace."
 LOGIN_TOKEN = "login"  # the name of the tokens logging in mints
-# A login also tries its password on the person's other memberships (one Argon2 check each), at most this many.
-MAX_OTHER_WORKSPACES = 20
+# A login also tries its password on the person's other memberships, at most this many, and always makes this
+# many Argon2 checks (dummies for the missing): how long it takes must not say in how many workspaces one is.
+OTHER_MEMBERSHIPS_TRIED = 4
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -91,8 +92,11 @@ def login(*, session: StoreSession, email: str, password: str, workspace_slug: s
     password_ok = verify_password(membership.password_hash if membership else None, password)
     if not (password_ok and user and workspace and membership):
         raise Unauthorized(BAD_LOGIN, code="invalid_credentials")
-    others = [m for m in memberships if m is not membership][:MAX_OTHER_WORKSPACES]
-    opened = [workspace.id] + [m.workspace_id for m in others if verify_password(m.password_hash, password)]
+    others: list[Membership | None] = [m for m in memberships if m is not membership]
+    others = others[:OTHER_MEMBERSHIPS_TRIED]
+    others += [None] * (OTHER_MEMBERSHIPS_TRIED - len(others))
+    matched = [(m, verify_password(m.password_hash if m else None, password)) for m in others]
+    opened = [membership.id] + [m.id for m, ok in matched if m is not None and ok]
     return _mint_login(session, workspace.id, user, membership.role, opened)
 
 
@@ -101,7 +105,7 @@ def _mint_login(
 ) -> tuple[str, Caller]:
     token, token_hash = mint_token()
     row = ApiToken(
-        workspace_id=workspace_id, user_id=user.id, name=LOGIN_TOKEN, token_hash=token_hash, login_workspaces=opened
+        workspace_id=workspace_id, user_id=user.id, name=LOGIN_TOKEN, token_hash=token_hash, login_memberships=opened
     )
     session.add(row)
     session.flush()
@@ -186,11 +190,14 @@ def _require_unsealed(session: StoreSession) -> None:
 
 
 def _opened_by_login(session: StoreSession, caller: Caller) -> list[str]:
-    """The workspaces the caller's login opened with its password: theirs to list and switch to."""
+    """The memberships the caller's login opened with its password: theirs to list and switch to.
+
+    Memberships, not workspaces: someone removed from a workspace and added again is not let back in by it.
+    """
     opened = None
     if caller.token_id is not None:
         opened = session.scalar(
-            select(ApiToken.login_workspaces)
+            select(ApiToken.login_memberships)
             .where(ApiToken.id == caller.token_id)
             .execution_options(all_workspaces=True)
         )
@@ -199,7 +206,7 @@ def _opened_by_login(session: StoreSession, caller: Caller) -> list[str]:
             "Only a login token reaches your other workspaces; an API token is bound to its own.",
             code="login_token_required",
         )
-    return [caller.workspace_id, *opened]
+    return list(dict.fromkeys(opened))
 
 
 def list_own_workspaces(*, session: StoreSession, caller: Caller) -> list[OwnWorkspace]:
@@ -212,7 +219,10 @@ def list_own_workspaces(*, session: StoreSession, caller: Caller) -> list[OwnWor
     rows = session.execute(
         select(Workspace.id, Workspace.slug, Workspace.name, Membership.role)
         .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(Membership.user_id == caller.user_id, Workspace.id.in_(opened))
+        .where(
+            Membership.user_id == caller.user_id,
+            or_(Membership.workspace_id == caller.workspace_id, Membership.id.in_(opened)),
+        )
         .execution_options(all_workspaces=True)
     )
     found = [OwnWorkspace(i, slug, name, role, i == caller.workspace_id) for i, slug, name, role in rows]
@@ -233,7 +243,7 @@ def switch_workspace(*, session: StoreSession, token: str, workspace_slug: str) 
         .where(
             Workspace.slug == workspace_slug.strip().lower(),
             Membership.user_id == caller.user_id,
-            Workspace.id.in_(opened),
+            Membership.id.in_(opened),
         )
         .execution_options(all_workspaces=True)
     ).first()

@@ -1,8 +1,8 @@
-"""Passwords belong to memberships; login tokens name the workspaces their login opened
+"""Passwords belong to memberships; login tokens name the memberships their login opened
 
 A password set by one workspace's admin opened every workspace of the account. Each membership now holds
 its own password hash: existing memberships take their account's (so nobody is locked out). A login
-token records the workspaces whose password the login's password also matched: the ones it may switch to.
+token records the memberships whose password the login's password also matched: the ones it may switch to.
 
 Revision ID: 20261208_0018
 Revises: 20261208_0017
@@ -29,11 +29,11 @@ def upgrade() -> None:
     )
     # ALTER TABLE, not batch mode: rebuilding user_account on SQLite would cascade-delete every membership.
     op.drop_column("user_account", "password_hash")
-    op.add_column("api_token", sa.Column("login_workspaces", sa.JSON(), nullable=True))
+    op.add_column("api_token", sa.Column("login_memberships", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_column("api_token", "login_workspaces")
+    op.drop_column("api_token", "login_memberships")
     op.add_column("user_account", sa.Column("password_hash", sa.String(length=200), nullable=True))
     # An account takes the password of its oldest membership that has one.
     op.execute(
