@@ -88,3 +88,16 @@ def build_space(sessions: sessionmaker[StoreSession], slug: str) -> Space:
 
 def build_world(sessions: sessionmaker[StoreSession]) -> World:
     return World(a=build_space(sessions, "alpha"), b=build_space(sessions, "beta"))
+
+
+def add_to(
+    sessions: sessionmaker[StoreSession],
+    workspace_id: str,
+    email: str,
+    role: Role = Role.viewer,
+    password: str | None = PASSWORD,
+) -> None:
+    """Put a person (an existing account or a new one) in a workspace, with a password there, as its operator would."""
+    with transaction(sessions, workspace_id) as session:
+        operator = Caller.operator(workspace_id)
+        identity.add_member(session=session, caller=operator, email=email, role=role, password=password)

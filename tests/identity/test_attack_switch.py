@@ -16,13 +16,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
 from datadesk import store
-from datadesk.access.caller import Caller
 from datadesk.db import StoreSession, transaction
 from datadesk.identity import security
 from datadesk.identity import service as identity
 from datadesk.identity.models import ApiToken, Role
 from datadesk.identity.security import hash_password
-from tests.world import PASSWORD, Person, World
+from tests.world import PASSWORD, Person, World, add_to
 
 Sessions = sessionmaker[StoreSession]
 NOT_FOUND = {"error": {"code": "not_found", "message": "No such workspace."}}
@@ -47,13 +46,6 @@ def slugs(client: TestClient, token: str) -> list[str]:
     response = client.get("/api/v1/auth/workspaces", headers=bearer(token))
     assert response.status_code == 200, response.text
     return [w["slug"] for w in response.json()["workspaces"]]
-
-
-def add_to(sessions: Sessions, workspace_id: str, email: str, role: Role, password: str | None = PASSWORD) -> None:
-    with transaction(sessions, workspace_id) as session:
-        identity.add_member(
-            session=session, caller=Caller.operator(workspace_id), email=email, role=role, password=password
-        )
 
 
 def plant(client: TestClient, world: World, email: str) -> None:

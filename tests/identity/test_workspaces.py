@@ -8,12 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
-from datadesk.access.caller import Caller
 from datadesk.db import StoreSession, transaction
 from datadesk.errors import Unauthorized
 from datadesk.identity import service as identity
 from datadesk.identity.models import Role
-from tests.world import PASSWORD, Person, World
+from tests.world import PASSWORD, Person, World, add_to
 
 NOT_FOUND = {"error": {"code": "not_found", "message": "No such workspace."}}
 LOGIN_TOKEN_REQUIRED = "login_token_required"
@@ -39,15 +38,6 @@ def workspaces(client: TestClient, token: str) -> list[dict[str, Any]]:
     response = client.get("/api/v1/auth/workspaces", headers=bearer(token))
     assert response.status_code == 200, response.text
     return list(response.json()["workspaces"])
-
-
-def add_to(
-    sessions: sessionmaker[StoreSession], workspace_id: str, email: str, role: Role, password: str | None = PASSWORD
-) -> None:
-    """Put an existing account in another workspace, with a password there, as that workspace's operator would."""
-    with transaction(sessions, workspace_id) as session:
-        operator = Caller.operator(workspace_id)
-        identity.add_member(session=session, caller=operator, email=email, role=role, password=password)
 
 
 @pytest.fixture

@@ -9,23 +9,15 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy.orm import sessionmaker
 
-from datadesk.access.caller import Caller
 from datadesk.db import StoreSession, transaction
 from datadesk.identity import service as identity
-from datadesk.identity.models import Role
 from tests.web.conftest import log_in, shot
-from tests.world import PASSWORD, World
+from tests.world import World, add_to
 
 pytestmark = pytest.mark.browser
 
 HOME = re.compile(r"^http://127\.0\.0\.1:\d+/$")
 GAP = 4  # px: the least space between the workspace's name and the switch
-
-
-def add_to(sessions: sessionmaker[StoreSession], workspace_id: str, email: str) -> None:
-    with transaction(sessions, workspace_id) as session:
-        operator = Caller.operator(workspace_id)
-        identity.add_member(session=session, caller=operator, email=email, role=Role.viewer, password=PASSWORD)
 
 
 @pytest.fixture

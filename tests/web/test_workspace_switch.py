@@ -9,21 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
-from datadesk.access.caller import Caller
 from datadesk.db import StoreSession, transaction
 from datadesk.identity import service as identity
 from datadesk.identity.models import ApiToken, Role
 from datadesk.web.session import COOKIE
 from tests.web.conftest import csrf_of, sign_in
-from tests.world import PASSWORD, Person, World
+from tests.world import Person, World, add_to
 
 SWITCH_FORM = re.compile(r'<form method="post" action="/switch".*?</form>', re.S)
-
-
-def add_to(sessions: sessionmaker[StoreSession], workspace_id: str, email: str, role: Role) -> None:
-    with transaction(sessions, workspace_id) as session:
-        operator = Caller.operator(workspace_id)
-        identity.add_member(session=session, caller=operator, email=email, role=role, password=PASSWORD)
 
 
 @pytest.fixture
