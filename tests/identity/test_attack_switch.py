@@ -17,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 
 from datadesk import store
 from datadesk.db import StoreSession, transaction
-from datadesk.identity import security
+from datadesk.identity import security, switching
 from datadesk.identity import service as identity
 from datadesk.identity.models import ApiToken, Role
 from datadesk.identity.security import hash_password
@@ -169,7 +169,7 @@ def test_two_switches_racing_on_one_token_leave_one_live_login(
         start.wait()
         try:
             with transaction(sessions) as session:
-                won.append(identity.switch_workspace(session=session, token=token, workspace_slug=slug)[0])
+                won.append(switching.switch_workspace(session=session, token=token, workspace_slug=slug)[0])
         except Exception as exc:  # the loser: 401, or a busy SQLite store
             lost.append(exc)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from datadesk.db import StoreSession, transaction
 from datadesk.errors import Unauthorized
 from datadesk.identity import service as identity
+from datadesk.identity import switching
 from datadesk.identity.models import Role
 from tests.world import PASSWORD, Person, World, add_to
 
@@ -182,10 +183,10 @@ def test_the_service_refuses_a_second_switch_on_one_token(
     with transaction(sessions) as session:
         token, _ = identity.login(session=session, email=in_both.email, password=PASSWORD, workspace_slug="alpha")
     with transaction(sessions) as session:
-        _, caller, workspace = identity.switch_workspace(session=session, token=token, workspace_slug="beta")
+        _, caller, workspace = switching.switch_workspace(session=session, token=token, workspace_slug="beta")
         assert (caller.workspace_id, caller.role, workspace.slug) == (world.b.id, "viewer", "beta")
     with pytest.raises(Unauthorized), transaction(sessions) as session:
-        identity.switch_workspace(session=session, token=token, workspace_slug="beta")
+        switching.switch_workspace(session=session, token=token, workspace_slug="beta")
 
 
 # --- an admin of A and someone in B -----------------------------------------------------------

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from datadesk.access.caller import Caller
 from datadesk.deps import CallerDep, SessionDep
 from datadesk.errors import Unauthorized
-from datadesk.identity import joining, schemas
+from datadesk.identity import joining, schemas, switching
 from datadesk.identity import service as identity
 from datadesk.identity.models import Membership, Role, Team, TeamVisibility, User, Workspace
 
@@ -57,7 +57,7 @@ def login(body: schemas.LoginIn, session: SessionDep) -> schemas.LoginOut:
 @router.get("/auth/workspaces", tags=["auth"])
 def list_own_workspaces(session: SessionDep, caller: UnsealedCallerDep) -> schemas.OwnWorkspaceList:
     """The workspaces you are a member of (a login token only; an API token answers 403)."""
-    rows = identity.list_own_workspaces(session=session, caller=caller)
+    rows = switching.list_own_workspaces(session=session, caller=caller)
     return schemas.OwnWorkspaceList(
         workspaces=[schemas.OwnWorkspaceOut.model_validate(w, from_attributes=True) for w in rows]
     )
@@ -66,7 +66,7 @@ def list_own_workspaces(session: SessionDep, caller: UnsealedCallerDep) -> schem
 @router.post("/auth/switch", tags=["auth"])
 def switch_workspace(body: schemas.SwitchIn, session: SessionDep, credentials: LoginBearer) -> schemas.LoginOut:
     """Trade your login token for one in another workspace you are in (no password); the old one is revoked."""
-    token, caller, workspace = identity.switch_workspace(
+    token, caller, workspace = switching.switch_workspace(
         session=session, token=_token(credentials), workspace_slug=body.workspace
     )
     return _login_out(token, caller, workspace)

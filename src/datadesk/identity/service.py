@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, may_revoke_token, may_see_team, owns, require
 from datadesk.db import StoreSession, utcnow
-from datadesk.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from datadesk.errors import Conflict, Invalid, NotFound, Unauthorized
 from datadesk.identity import audit
 from datadesk.identity.models import (
     EVERYONE,
@@ -30,7 +29,6 @@ from datadesk.identity.sessions import TOKEN_TOUCH_EVERY, caller_for, touch_toke
 
 BAD_LOGIN = "Wrong email, password or workspace."
 BAD_TOKEN = "Missing, invalid or revoked token."
-NO_WORKSPACE = "No such workspace."
 LOGIN_TOKEN = "login"  # the name of the tokens logging in mints
 # A login also tries its password on the person's other memberships, at most this many, and always makes this
 # many Argon2 checks (dummies for the missing): how long it takes must not say in how many workspaces one is.
@@ -97,10 +95,10 @@ def login(*, session: StoreSession, email: str, password: str, workspace_slug: s
     others += [None] * (OTHER_MEMBERSHIPS_TRIED - len(others))
     matched = [(m, verify_password(m.password_hash if m else None, password)) for m in others]
     opened = [membership.id] + [m.id for m, ok in matched if m is not None and ok]
-    return _mint_login(session, workspace.id, user, membership.role, opened)
+    return mint_login(session, workspace.id, user, membership.role, opened)
 
 
-def _mint_login(
+def mint_login(
     session: StoreSession, workspace_id: str, user: User, role: str, opened: list[str]
 ) -> tuple[str, Caller]:
     token, token_hash = mint_token()
@@ -165,104 +163,6 @@ def revoke_token(*, session: StoreSession, caller: Caller, token_id: str) -> Non
     if not owns(caller, row.user_id):
         audit.record(session, caller, "token.revoke", row.id, before={"user_id": row.user_id, "name": row.name})
     row.revoked_at = utcnow()
-
-
-# --- a person's own workspaces -----------------------------------------------------------------
-# Only a login token (POST /auth/login, the web session's) reaches beyond its workspace, and only to its
-# own person's memberships: a personal API token stays bound to the one workspace it was made in. Both
-# functions read across workspaces, so they run on a session not yet sealed, like login and authenticate.
-
-
-@dataclass(frozen=True)
-class OwnWorkspace:
-    """One workspace the caller's own account is a member of."""
-
-    id: str
-    slug: str
-    name: str
-    role: str
-    current: bool
-
-
-def _require_unsealed(session: StoreSession) -> None:
-    if session.workspace_id is not None:  # a sealed session would see this workspace only, and say nothing
-        raise RuntimeError("reading a person's workspaces needs a session not sealed to one of them")
-
-
-def _opened_by_login(session: StoreSession, caller: Caller) -> list[str]:
-    """The memberships the caller's login opened with its password: theirs to list and switch to.
-
-    Memberships, not workspaces: someone removed from a workspace and added again is not let back in by it.
-    """
-    opened = None
-    if caller.token_id is not None:
-        opened = session.scalar(
-            select(ApiToken.login_memberships)
-            .where(ApiToken.id == caller.token_id)
-            .execution_options(all_workspaces=True)
-        )
-    if opened is None or caller.user_id is None:
-        raise Forbidden(
-            "Only a login token reaches your other workspaces; an API token is bound to its own.",
-            code="login_token_required",
-        )
-    return list(dict.fromkeys(opened))
-
-
-def list_own_workspaces(*, session: StoreSession, caller: Caller) -> list[OwnWorkspace]:
-    """The caller's workspaces that their login's password opened, by name (a login token only).
-
-    Only those: a login with a password a workspace admin set must not learn where else the person is.
-    """
-    _require_unsealed(session)
-    opened = _opened_by_login(session, caller)
-    rows = session.execute(
-        select(Workspace.id, Workspace.slug, Workspace.name, Membership.role)
-        .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(
-            Membership.user_id == caller.user_id,
-            or_(Membership.workspace_id == caller.workspace_id, Membership.id.in_(opened)),
-        )
-        .execution_options(all_workspaces=True)
-    )
-    found = [OwnWorkspace(i, slug, name, role, i == caller.workspace_id) for i, slug, name, role in rows]
-    return sorted(found, key=lambda w: (w.name.casefold(), w.slug))
-
-
-def switch_workspace(*, session: StoreSession, token: str, workspace_slug: str) -> tuple[str, Caller, Workspace]:
-    """Trade a login token for one in another workspace its login's password opened; the old token is revoked.
-
-    A workspace the person is not in, or whose password differs, answers exactly like one that does not exist.
-    """
-    _require_unsealed(session)
-    caller = authenticate(session=session, token=token)
-    opened = _opened_by_login(session, caller)
-    found = session.execute(
-        select(Workspace, Membership.role)
-        .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(
-            Workspace.slug == workspace_slug.strip().lower(),
-            Membership.user_id == caller.user_id,
-            Membership.id.in_(opened),
-        )
-        .execution_options(all_workspaces=True)
-    ).first()
-    if found is None:
-        raise NotFound(NO_WORKSPACE)
-    workspace, role = found
-    # Revoke first, and only if still live: of two switches racing on one token, one wins.
-    revoked = session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == caller.token_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(all_workspaces=True, synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    if revoked != 1:
-        raise Unauthorized(BAD_TOKEN, code="invalid_token")
-    user = session.get(User, caller.user_id)
-    assert user is not None  # authenticate found them
-    new_token, new_caller = _mint_login(session, workspace.id, user, role, opened)
-    return new_token, new_caller, workspace
 
 
 # --- members ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datadesk.db import transaction
 from datadesk.deps import SessionDep
 from datadesk.errors import Unauthorized
 from datadesk.identity import service as identity
+from datadesk.identity import switching
 from datadesk.web import session as web
 from datadesk.web.render import render, safe_next, see_other
 
@@ -77,7 +78,9 @@ def switch(request: Request, session: SessionDep, workspace: Annotated[str, Form
     if current is None or not current.token:
         raise web.LoginRequired("Log in to continue.")
     try:
-        token, caller, found = identity.switch_workspace(session=session, token=current.token, workspace_slug=workspace)
+        token, caller, found = switching.switch_workspace(
+            session=session, token=current.token, workspace_slug=workspace
+        )
     except Unauthorized as exc:
         raise web.LoginRequired("Your session has ended; log in again.") from exc
     response = see_other(request, "/")

@@ -21,6 +21,7 @@ from datadesk.access.policy import Action, can
 from datadesk.deps import SessionDep
 from datadesk.errors import Forbidden, Unauthorized
 from datadesk.identity import service as identity
+from datadesk.identity import switching
 
 COOKIE = "datadesk_session"
 CSRF_FIELD = "csrf_token"
@@ -69,14 +70,14 @@ class Viewer:
     workspace_name: str
     can_edit: bool
     admin: frozenset[str]  # the admin areas they may open, by Action name
-    workspaces: tuple[identity.OwnWorkspace, ...] = ()  # every one they are in, this one included
+    workspaces: tuple[switching.OwnWorkspace, ...] = ()  # every one they are in, this one included
 
     @property
     def is_admin(self) -> bool:
         return bool(self.admin)
 
     @property
-    def other_workspaces(self) -> list[identity.OwnWorkspace]:
+    def other_workspaces(self) -> list[switching.OwnWorkspace]:
         """Where the sidebar offers to switch to: empty for someone in one workspace."""
         return [w for w in self.workspaces if not w.current]
 
@@ -173,7 +174,7 @@ def page_caller(request: Request, session: SessionDep) -> Caller:
         raise LoginRequired("Your session has ended; log in again.") from exc
     # Read before the seal: the sidebar lists the workspaces this login opened (and nothing else of them).
     try:
-        workspaces = tuple(identity.list_own_workspaces(session=session, caller=caller))
+        workspaces = tuple(switching.list_own_workspaces(session=session, caller=caller))
     except Forbidden:  # a session whose token predates logins naming the workspaces they opened
         workspaces = ()
     session.seal(caller.workspace_id)
