@@ -103,16 +103,17 @@ def test_an_edit_to_the_catalog_store_is_refused(
     client: TestClient, world: World, sessions: Sessions, settings: Settings, tmp_path: Path
 ) -> None:
     store = make_url(settings.database_url)
-    if store.get_backend_name() != "sqlite":
-        pytest.skip("the store is PostgreSQL: tests/catalog/test_integration_edit.py covers it through the API")
-    url = f"sqlite:///{build_shop(tmp_path / 'shop.db')}"
-    integration_id = add_integration(client, world.a.admin, "shop", "sqlite", {"url": url})["id"]
+    if store.get_backend_name() == "sqlite":
+        url = f"sqlite:///{build_shop(tmp_path / 'shop.db')}"
+        integration_id = add_integration(client, world.a.admin, "shop", "sqlite", {"url": url})["id"]
+        target = f"sqlite:///{store.database}"
+    else:
+        url = pg_url()
+        integration_id = add_integration(client, world.a.admin, "warehouse", "postgres", {"url": url})["id"]
+        target = store.set(drivername="postgresql").render_as_string(hide_password=False)
     token = sign_in(client, world.a.admin)
-    refused = client.post(
-        f"/admin/integrations/{integration_id}/connection",
-        data={"url": f"sqlite:///{store.database}", "csrf_token": token},
-    )
-    assert refused.status_code == 400 and "never be the catalog store" in refused.text
+    refused = client.post(f"/admin/integrations/{integration_id}/connection", data={"url": target, "csrf_token": token})
+    assert refused.status_code == 400 and "catalog store" in refused.text
     assert _stored_url(sessions, world, settings, integration_id) == url
 
 
