@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, Table, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, ForeignKey, MetaData, String, Table, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.orm import (
@@ -23,6 +23,7 @@ from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
     Session,
+    aliased,
     mapped_column,
     sessionmaker,
     with_loader_criteria,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from datadesk.settings import Settings
 
 log = logging.getLogger("datadesk")
+_M = TypeVar("_M")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -367,6 +369,18 @@ def analyze_if_changed(session: StoreSession, *, changed: int, total: int) -> bo
         analyze(session)
         return True
     return False
+
+
+def shared_alias(model: type[_M]) -> type[_M]:
+    """An alias of a model to build once and share between threads: its columns are built now.
+
+    Built lazily, two threads' first queries could each build them; the workspace seal's criteria, adapted to
+    one set, then missed the alias in the other's statement ("resource.workspace_id" beside "resource_1"),
+    and the compiled cache served that broken statement from then on.
+    """
+    alias = aliased(model)
+    inspect(alias).selectable.c  # noqa: B018 - building the collection is the point
+    return alias
 
 
 def insert_missing(session: StoreSession, table: Table, rows: list[dict[str, Any]]) -> None:

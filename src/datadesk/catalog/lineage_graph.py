@@ -21,20 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import aliased
 
 from datadesk.access.caller import Caller
 from datadesk.access.policy import Action, require
 from datadesk.access.visibility import visible_resources
 from datadesk.catalog import siblings
 from datadesk.catalog.models import Lineage, Resource
-from datadesk.db import StoreSession
+from datadesk.db import StoreSession, shared_alias
 from datadesk.errors import NotFound
 
 MAX_DEPTH = 5
 CHUNK = siblings.CHUNK
 COLUMN_KINDS = ("value", "filter")
-_FAR = aliased(Resource)  # built once: a new alias per query costs more than the query itself
+_FAR = shared_alias(Resource)  # built once: a new alias per query costs more than the query itself
 ASSET_KINDS = ("value",)  # into a table, a value edge comes only from an asset; filters come from columns
 
 
