@@ -336,11 +336,12 @@ def test_the_tool_loop_shares_the_deadline(
 def test_a_pause_the_provider_asks_for_past_the_deadline_is_not_waited(
     client: TestClient, world: World, fake_llm: FakeLLMServer
 ) -> None:
-    use(client, world.a.admin, fake_llm, "openai", question_deadline_s=5)
-    fake_llm.script(error(429, headers={"retry-after": "30"}), text("later"))
+    # A deadline roomy enough for a loaded machine; waiting would take the whole 60 s pause, or 20 s of it.
+    use(client, world.a.admin, fake_llm, "openai", question_deadline_s=20)
+    fake_llm.script(error(429, headers={"retry-after": "60"}), text("later"))
     response, elapsed = _timed_ask(client, world)
     refused(response, 429, "provider_rate_limited")
-    assert elapsed < 2 and len(fake_llm.completion_requests) == 1
+    assert elapsed < 10 and len(fake_llm.completion_requests) == 1
 
 
 @contextmanager
