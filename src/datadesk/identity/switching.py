@@ -41,13 +41,11 @@ def _opened_by_login(session: StoreSession, caller: Caller) -> list[str]:
 
     Memberships, not workspaces: someone removed from a workspace and added again is not let back in by it.
     """
-    opened = None
+    # authenticate() loaded the token in this session: get() reads it from there, without a query.
+    token = None
     if caller.token_id is not None:
-        opened = session.scalar(
-            select(ApiToken.login_memberships)
-            .where(ApiToken.id == caller.token_id)
-            .execution_options(all_workspaces=True)
-        )
+        token = session.get(ApiToken, caller.token_id, execution_options={"all_workspaces": True})
+    opened = token.login_memberships if token is not None else None
     if opened is None or caller.user_id is None:
         raise Forbidden(
             "Only a login token reaches your other workspaces; an API token is bound to its own.",
